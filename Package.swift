@@ -1,0 +1,25 @@
+// swift-tools-version:6.0
+// Swift 6 language mode (complete concurrency checking) for every target.
+import PackageDescription
+
+let package = Package(
+    name: "SwiftRay",
+    products: [
+        .library(name: "LuaKit", targets: ["LuaKit"]),
+        .library(name: "LuaCodec", targets: ["LuaCodec"]),
+    ],
+    targets: [
+        // Lua 5.4 from Debian's liblua5.4-dev; pkgConfig is what makes linking reliable.
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        // C shims: the Lua macros Swift cannot import, and every call that can raise or yield.
+        .target(name: "CLuaShims", dependencies: ["CLua"]),
+        // Safe Swift over the Lua C API; knows nothing about Ray.
+        .target(name: "LuaKit", dependencies: ["CLua", "CLuaShims"]),
+        // The value codec: any Lua value, closures included, to bytes and back.
+        .target(name: "LuaCodec", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
+        // Codec benchmark (scripts/bench/codec.sh runs it in release).
+        .executableTarget(name: "codec-bench", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
+        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
+        .testTarget(name: "LuaCodecTests", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
+    ]
+)

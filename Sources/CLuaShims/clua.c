@@ -1,0 +1,81 @@
+#include "clua.h"
+#include <stdio.h>
+#include <string.h>
+
+/* ---- protected Swift bodies ------------------------------------------- */
+
+static int trampoline(lua_State *L) {
+    clua_Body body = (clua_Body)lua_touserdata(L, 1);
+    void *context = lua_touserdata(L, 2);
+    lua_rotate(L, 1, -2);
+    lua_pop(L, 2);
+    int n = body(L, context);
+    if (n < 0) return lua_error(L);
+    return n;
+}
+
+int clua_protect(lua_State *L, clua_Body body, void *context, int nargs, int nresults) {
+    int base = lua_gettop(L) - nargs + 1;
+    lua_pushcfunction(L, trampoline);
+    lua_pushlightuserdata(L, (void *)body);
+    lua_pushlightuserdata(L, context);
+    lua_rotate(L, base, 3);
+    return lua_pcall(L, nargs + 2, nresults, 0);
+}
+
+/* ---- traced calls ------------------------------------------------------ */
+
+static const char *TRACEBACK_KEY = "clua.lasttraceback";
+
+static int traced_handler(lua_State *L) {
+    const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
+    luaL_traceback(L, L, msg, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, TRACEBACK_KEY);
+    lua_settop(L, 1);
+    return 1;
+}
+
+int clua_pcall_traced(lua_State *L, int nargs, int nresults) {
+    int fidx = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traced_handler);
+    lua_insert(L, fidx);
+    int status = lua_pcall(L, nargs, nresults, fidx);
+    lua_remove(L, fidx);
+    return status;
+}
+
+void clua_pushlasttraceback(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, TRACEBACK_KEY);
+}
+
+/* ---- safe tostring ------------------------------------------------------ */
+
+static int tostring_body(lua_State *L) {
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+const char *clua_tolstring_safe(lua_State *L, int idx, size_t *len) {
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, tostring_body);
+    lua_pushvalue(L, idx);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "(%s value)", luaL_typename(L, idx));
+    }
+    return lua_tolstring(L, -1, len);
+}
+
+/* ---- function location ------------------------------------------------- */
+
+void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size) {
+    lua_Debug ar;
+    lua_pushvalue(L, idx);
+    if (lua_getinfo(L, ">S", &ar)) {
+        if (ar.what[0] == 'C') snprintf(buf, size, "[C]");
+        else snprintf(buf, size, "%s:%d", ar.short_src, ar.linedefined);
+    } else {
+        snprintf(buf, size, "?");
+    }
+}
+

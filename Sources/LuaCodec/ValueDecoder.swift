@@ -1,0 +1,324 @@
+import CLua
+import CLuaShims
+import LuaKit
+
+/*
+ * The decoder turns bytes written by ValueEncoder (docs/codec-format.md)
+ * back into Lua values, in protected mode: it allocates Lua objects, and
+ * allocation can raise. It never raises itself; a problem is thrown as a
+ * LuaCodecError from Swift code, the body returns -1 and the C trampoline
+ * raises a placeholder that clua_protect turns back into a status.
+ *
+ * Untrusted input: every length is checked against the bytes that remain
+ * before anything is allocated for it; nesting is capped; every value is
+ * checked before it reaches an API call that trusts its argument
+ * (lua_setmetatable, lua_upvaluejoin, lua_rawset with a NaN key); bytecode
+ * is validated by BytecodeChunk before lua_load sees it.
+ *
+ * Working slots: stack index 1 holds the table of shared objects (ordinal ->
+ * object) and index 2 the message's environment, both created on first use.
+ */
+struct ValueDecoder {
+    static let maxDepth = ValueEncoder.maxDepth
+
+    let state: LuaState
+    let L: OpaquePointer
+    let tables: CodecTables
+    let extensions: ExtensionTable
+
+    init(state: LuaState, tables: CodecTables, extensions: ExtensionTable) {
+        self.state = state
+        self.L = state.pointer
+        self.tables = tables
+        self.extensions = extensions
+    }
+
+    /// Pushes the values of one message; returns how many.
+    mutating func decode(_ bytes: UnsafeRawBufferPointer) throws(LuaCodecError) -> Int32 {
+        var run = Run(decoder: self, reader: ByteReader(bytes))
+        let base = lua_gettop(L)
+        let status = withUnsafeMutablePointer(to: &run) { pointer in
+            clua_protect(L, ValueDecoder.decodeBody, pointer, 0, CLUA_MULTRET)
+        }
+        guard status == LUA_OK else {
+            let message = state.describe(at: -1)
+            lua_settop(L, base)
+            throw run.error ?? LuaCodecError(.malformed, "could not be decoded: \(message)")
+        }
+        return lua_gettop(L) - base
+    }
+
+    private static let decodeBody: clua_Body = { _, raw in
+        let run = raw!.assumingMemoryBound(to: Run.self)
+        do throws(LuaCodecError) {
+            return try run.pointee.message()
+        } catch {
+            run.pointee.error = error
+            lua_pushstring(run.pointee.L, "codec: \(error.message)")
+            return -1
+        }
+    }
+
+    /// The state of one `decode` call.
+    private struct Run {
+        let decoder: ValueDecoder
+        var L: OpaquePointer { decoder.L }
+        var reader: ByteReader
+        var error: LuaCodecError?
+        var ordinals = 0
+        var depth = 0
+        var hasShared = false
+        var hasEnvironment = false
+        let sharedSlot: Int32 = 1
+        let environmentSlot: Int32 = 2
+
+        init(decoder: ValueDecoder, reader: ByteReader) {
+            self.decoder = decoder
+            self.reader = reader
+        }
+
+        mutating func message() throws(LuaCodecError) -> Int32 {
+            guard try reader.byte() == Wire.magic0, try reader.byte() == Wire.magic1 else {
+                throw .malformed("not a codec message (bad magic)")
+            }
+            let version = try reader.byte()
+            guard version == Wire.version else {
+                throw .malformed("codec version \(version) is not supported (this build reads version \(Wire.version))")
+            }
+            let count = try reader.count(what: "value count")
+            guard lua_checkstack(L, Int32(count) + 8) != 0 else { throw .malformed("message has too many values (\(count))") }
+            lua_pushnil(L)  // shared objects
+            lua_pushnil(L)  // environment
+            for _ in 0..<count { try value() }
+            guard reader.isAtEnd else { throw .malformed("\(reader.remaining) trailing bytes after the message") }
+            lua_rotate(L, 1, -2)
+            clua_pop(L, 2)
+            return Int32(count)
+        }
+
+        /// Decodes one value and pushes it.
+        mutating func value() throws(LuaCodecError) {
+            let at = reader.position
+            let byte = try reader.byte()
+            let shared = byte & Wire.sharedFlag != 0
+            guard let tag = Wire.Tag(rawValue: byte & ~Wire.sharedFlag) else {
+                throw .malformed("unknown tag \(byte) at byte \(at)")
+            }
+            if shared && tag != .table && tag != .function {
+                throw .malformed("shared flag on a non-object tag at byte \(at)")
+            }
+            switch tag {
+            case .nil: lua_pushnil(L)
+            case .false: lua_pushboolean(L, 0)
+            case .true: lua_pushboolean(L, 1)
+            case .integer: lua_pushinteger(L, lua_Integer(try reader.zigzag()))
+            case .float: lua_pushnumber(L, try reader.float())
+            case .string: pushString(try reader.lengthPrefixed(what: "string length"))
+            case .table: try table(shared: shared)
+            case .function: try function(shared: shared)
+            case .ref: try reference(at: at)
+            case .builtin: try builtin()
+            case .module: try module(field: false)
+            case .moduleField: try module(field: true)
+            case .extension: try extensionValue()
+            }
+        }
+
+        private func pushString(_ bytes: UnsafeRawBufferPointer) {
+            if let base = bytes.baseAddress, bytes.count > 0 {
+                lua_pushlstring(L, base.assumingMemoryBound(to: CChar.self), bytes.count)
+            } else {
+                lua_pushlstring(L, "", 0)
+            }
+        }
+
+        /// Claims the next ordinal for a new object about to be pushed.
+        private mutating func enter() throws(LuaCodecError) -> Int {
+            guard depth < ValueDecoder.maxDepth else {
+                throw .malformed("values nested more than \(ValueDecoder.maxDepth) levels deep")
+            }
+            guard lua_checkstack(L, 8) != 0 else { throw .malformed("decoding needs more Lua stack than is available") }
+            depth += 1
+            defer { ordinals += 1 }
+            return ordinals
+        }
+
+        /// Remembers the object on top of the stack as `ordinal`.
+        private mutating func remember(_ ordinal: Int) {
+            if !hasShared {
+                lua_createtable(L, 0, 4)
+                clua_replace(L, sharedSlot)
+                hasShared = true
+            }
+            lua_pushvalue(L, -1)
+            lua_rawseti(L, sharedSlot, lua_Integer(ordinal))
+        }
+
+        private mutating func table(shared: Bool) throws(LuaCodecError) {
+            let ordinal = try enter()
+            let count = try reader.count(what: "array length")
+            lua_createtable(L, Int32(clamping: count), 0)
+            let table = lua_gettop(L)
+            if shared { remember(ordinal) }
+            if count > 0 {
+                for i in 1...count {
+                    try value()
+                    lua_rawseti(L, table, lua_Integer(i))
+                }
+            }
+            while true {
+                guard let next = reader.peek() else { throw .malformed("truncated table at byte \(reader.position)") }
+                if next == Wire.Tag.nil.rawValue {
+                    _ = try reader.byte()
+                    break
+                }
+                let keyAt = reader.position
+                try value()
+                if lua_type(L, -1) == LUA_TNUMBER && clua_isinteger(L, -1) == 0 && clua_tonumber(L, -1).isNaN {
+                    throw .malformed("table key is NaN at byte \(keyAt)")
+                }
+                try value()
+                lua_rawset(L, table)
+            }
+            let metaAt = reader.position
+            try value()
+            switch lua_type(L, -1) {
+            case LUA_TNIL: clua_pop(L, 1)
+            case LUA_TTABLE: lua_setmetatable(L, table)
+            default: throw .malformed("metatable is not a table at byte \(metaAt)")
+            }
+            depth -= 1
+        }
+
+        private mutating func function(shared: Bool) throws(LuaCodecError) {
+            let ordinal = try enter()
+            let code = try reader.lengthPrefixed(what: "bytecode length")
+            let upvalueCount = try BytecodeChunk.validate(code)
+            let status = luaL_loadbufferx(L, code.baseAddress!.assumingMemoryBound(to: CChar.self), code.count, "=?", "b")
+            guard status == LUA_OK else {
+                throw .malformed("bytecode rejected by Lua: \(decoder.state.describe(at: -1))")
+            }
+            let function = lua_gettop(L)
+            if shared { remember(ordinal) }
+            let declared = try reader.varint()
+            guard declared == UInt64(upvalueCount) else {
+                throw .malformed("function declares \(declared) upvalues, its bytecode has \(upvalueCount)")
+            }
+            for n in 0..<upvalueCount {
+                let upvalue = Int32(n + 1)
+                let kindAt = reader.position
+                switch Wire.Upvalue(rawValue: try reader.byte()) {
+                case .value:
+                    try value()
+                    _ = lua_setupvalue(L, function, upvalue)
+                case .env:
+                    pushEnvironment()
+                    _ = lua_setupvalue(L, function, upvalue)
+                case .join:
+                    let target = try reader.varint()
+                    let targetUpvalue = try reader.varint()
+                    try pushShared(target, at: kindAt)
+                    guard lua_type(L, -1) == LUA_TFUNCTION, lua_iscfunction(L, -1) == 0 else {
+                        throw .malformed("upvalue join at byte \(kindAt) points at a non-function")
+                    }
+                    guard targetUpvalue >= 1, targetUpvalue <= 255,
+                          lua_getupvalue(L, -1, Int32(targetUpvalue)) != nil else {
+                        throw .malformed("upvalue join at byte \(kindAt) names a missing upvalue")
+                    }
+                    clua_pop(L, 1)
+                    lua_upvaluejoin(L, function, upvalue, -1, Int32(targetUpvalue))
+                    clua_pop(L, 1)
+                case nil:
+                    throw .malformed("unknown upvalue kind at byte \(kindAt)")
+                }
+            }
+            // Globals the function reads, into the message's environment.
+            while true {
+                let name = try reader.lengthPrefixed(what: "global name length")
+                if name.isEmpty { break }
+                pushEnvironment()
+                pushString(name)
+                try value()
+                lua_rawset(L, -3)
+                clua_pop(L, 1)
+            }
+            depth -= 1
+        }
+
+        /// Pushes the message's environment: a table whose `_G` is itself and
+        /// whose metatable falls back to the receiver's globals.
+        private mutating func pushEnvironment() {
+            if !hasEnvironment {
+                lua_createtable(L, 0, 4)
+                lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.environmentMeta))
+                lua_setmetatable(L, -2)
+                lua_pushstring(L, "_G")
+                lua_pushvalue(L, -2)
+                lua_rawset(L, -3)
+                clua_replace(L, environmentSlot)
+                hasEnvironment = true
+            }
+            lua_pushvalue(L, environmentSlot)
+        }
+
+        private mutating func pushShared(_ ordinal: UInt64, at: Int) throws(LuaCodecError) {
+            guard hasShared, ordinal < UInt64(ordinals),
+                  lua_rawgeti(L, sharedSlot, lua_Integer(ordinal)) != LUA_TNIL else {
+                if hasShared { clua_pop(L, 1) }
+                throw .malformed("reference at byte \(at) to object \(ordinal), which is not a shared object before it")
+            }
+        }
+
+        private mutating func reference(at: Int) throws(LuaCodecError) {
+            try pushShared(try reader.varint(), at: at)
+        }
+
+        private mutating func builtin() throws(LuaCodecError) {
+            let name = try reader.lengthPrefixed(what: "name length")
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.byName))
+            pushString(name)
+            let found = lua_rawget(L, -2) != LUA_TNIL
+            lua_rotate(L, -2, 1)
+            clua_pop(L, 1)
+            guard found else {
+                throw .unavailable("standard-library value '\(String(decoding: name, as: UTF8.self))' does not exist in this Lua")
+            }
+        }
+
+        private mutating func module(field: Bool) throws(LuaCodecError) {
+            let name = try reader.lengthPrefixed(what: "module name length")
+            let member = field ? try reader.lengthPrefixed(what: "field name length") : nil
+            let moduleName = String(decoding: name, as: UTF8.self)
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.require))
+            pushString(name)
+            guard clua_pcall_traced(L, 1, 1) == LUA_OK else {
+                let message = decoder.state.describe(at: -1)
+                throw .unavailable("module '\(moduleName)' cannot be loaded here: \(message)")
+            }
+            guard let member else { return }
+            guard lua_type(L, -1) == LUA_TTABLE else {
+                throw .unavailable("module '\(moduleName)' is not a table, so it has no field '\(String(decoding: member, as: UTF8.self))'")
+            }
+            pushString(member)
+            let found = lua_rawget(L, -2) != LUA_TNIL
+            lua_rotate(L, -2, 1)
+            clua_pop(L, 1)
+            guard found else {
+                throw .unavailable("module '\(moduleName)' has no field '\(String(decoding: member, as: UTF8.self))' here")
+            }
+        }
+
+        private mutating func extensionValue() throws(LuaCodecError) {
+            let kind = try reader.byte()
+            let payload = try reader.lengthPrefixed(what: "extension payload length")
+            guard let codecExtension = decoder.extensions.byKind[Int(kind)] else {
+                throw .unavailable("extension kind \(kind) is not registered with this codec")
+            }
+            let top = lua_gettop(L)
+            try codecExtension.decode(decoder.state, payload: payload)
+            guard lua_gettop(L) == top + 1 else {
+                throw .malformed("extension kind \(kind) pushed \(lua_gettop(L) - top) values instead of 1")
+            }
+        }
+    }
+}

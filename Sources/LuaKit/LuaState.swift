@@ -1,0 +1,79 @@
+import CLua
+import CLuaShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Swift owner of one `lua_State` (a main Lua thread and everything it allocates).
+///
+/// Confinement: a `lua_State` may be touched by one OS thread at a time. The
+/// type says so twice:
+/// - `LuaState` is not `Sendable`, so the compiler refuses to share it between
+///   concurrency domains; the only way across is `handOff()`, whose result is
+///   `~Copyable` and consumed by `claim()` on the receiving thread.
+/// - Every entry point checks at run time that the calling thread is the owner
+///   (`preconditionOwned()`); using a state from another thread stops the
+///   process with a message instead of corrupting memory.
+///
+/// The state is closed when the owner is released.
+public final class LuaState {
+    /// The raw state. Only for code of this package that has already checked
+    /// ownership (through `preconditionOwned()` or a checked entry point).
+    package let pointer: OpaquePointer
+    private var owner: pthread_t?
+
+    /// Creates a state owned by the calling thread, with Lua's standard
+    /// libraries opened unless `openStandardLibraries` is false.
+    public init(openStandardLibraries: Bool = true) {
+        guard let L = luaL_newstate() else {
+            fatalError("luaL_newstate failed: out of memory")
+        }
+        pointer = L
+        owner = pthread_self()
+        if openStandardLibraries { luaL_openlibs(L) }
+    }
+
+    deinit {
+        lua_close(pointer)
+    }
+
+    /// Whether the calling thread owns this state.
+    public var isOwnedByCurrentThread: Bool {
+        guard let owner else { return false }
+        return pthread_equal(owner, pthread_self()) != 0
+    }
+
+    /// Stops the process when the calling thread does not own the state.
+    @inline(__always)
+    public func preconditionOwned(_ function: StaticString = #function) {
+        precondition(isOwnedByCurrentThread,
+                     "LuaState used from a thread that does not own it (in \(function)); hand it off first")
+    }
+
+    /// Gives up ownership so that another thread can `claim()` the state.
+    /// The caller must not use the state afterwards.
+    public func handOff() -> LuaStateHandoff {
+        preconditionOwned()
+        owner = nil
+        return LuaStateHandoff(state: self)
+    }
+
+    fileprivate func claim() {
+        precondition(owner == nil, "LuaState claimed while another thread owns it")
+        owner = pthread_self()
+    }
+}
+
+/// A `LuaState` in transit between threads: the only `Sendable` form a state
+/// takes. It can be claimed once, by the thread that will own the state next.
+public struct LuaStateHandoff: ~Copyable, @unchecked Sendable {
+    private let state: LuaState
+
+    fileprivate init(state: LuaState) { self.state = state }
+
+    /// Makes the calling thread the owner and returns the state.
+    public consuming func claim() -> LuaState {
+        state.claim()
+        return state
+    }
+}
