@@ -47,6 +47,10 @@ public final class LuaCodec {
         try encode(valuesAt: index, count: 1, label: label)
     }
 
+    /// How many distinct functions this codec has dumped; a function encoded
+    /// again is served from its cache and does not count.
+    public var functionDumps: Int { encoder.functionDumps }
+
     /// Decodes a message and pushes its values; returns how many were pushed.
     /// On error nothing is pushed.
     @discardableResult

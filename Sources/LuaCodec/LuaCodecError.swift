@@ -35,12 +35,15 @@ public struct LuaCodecError: Error, CustomStringConvertible, Sendable, Equatable
     static func malformed(_ problem: String) -> LuaCodecError { LuaCodecError(.malformed, problem) }
     static func unavailable(_ problem: String) -> LuaCodecError { LuaCodecError(.unavailable, problem) }
 
-    /// The full message: `<root>: <path> <problem>`.
+    /// The full message: `<root>: <path> <problem>`, or `<root> <problem>` at the root.
     public var message: String {
-        var text = root.map { $0 + ": " } ?? ""
-        let where_ = PathSegment.render(path)
-        if !where_.isEmpty { text += where_ + " " }
-        return text + problem
+        let location = PathSegment.render(path)
+        switch (root, location.isEmpty) {
+        case (nil, true): return problem
+        case (nil, false): return location + " " + problem
+        case (let root?, true): return root + " " + problem
+        case (let root?, false): return root + ": " + location + " " + problem
+        }
     }
 
     public var description: String { message }

@@ -35,6 +35,8 @@ struct ValueEncoder {
     private var cells: [UnsafeRawPointer: (ordinal: Int, upvalue: Int)] = [:]
     private var shippedGlobals: Set<UnsafeRawPointer> = []
     private var depth = 0
+    /// How many functions were dumped and scanned (cache misses), for tests and benchmarks.
+    private(set) var functionDumps = 0
     /// Absolute stack slots of registry tables pushed for this call (0 = not yet).
     private var namesSlot: Int32 = 0
     private var pristineSlot: Int32 = 0
@@ -414,6 +416,7 @@ struct ValueEncoder {
         lua_pushvalue(L, function)
         if lua_rawget(L, cacheSlot) == LUA_TTABLE { return lua_gettop(L) }
         clua_pop(L, 1)
+        functionDumps += 1
         try FunctionRecord.fill(state: state, function: function, cache: cacheSlot)
         return lua_gettop(L)
     }

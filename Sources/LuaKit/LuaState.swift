@@ -1,5 +1,6 @@
 import CLua
 import CLuaShims
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,7 @@ import Glibc
 /// type says so twice:
 /// - `LuaState` is not `Sendable`, so the compiler refuses to share it between
 ///   concurrency domains; the only way across is `handOff()`, whose result is
-///   `~Copyable` and consumed by `claim()` on the receiving thread.
+///   claimed once, by the receiving thread.
 /// - Every entry point checks at run time that the calling thread is the owner
 ///   (`preconditionOwned()`); using a state from another thread stops the
 ///   process with a message instead of corrupting memory.
@@ -65,15 +66,23 @@ public final class LuaState {
 }
 
 /// A `LuaState` in transit between threads: the only `Sendable` form a state
-/// takes. It can be claimed once, by the thread that will own the state next.
-public struct LuaStateHandoff: ~Copyable, @unchecked Sendable {
-    private let state: LuaState
+/// takes. It can be claimed once, by the thread that will own the state next;
+/// a second claim stops the process.
+public final class LuaStateHandoff: @unchecked Sendable {
+    // Guarded by `lock`; the state itself is touched by nobody while in transit.
+    private var state: LuaState?
+    private let lock = NSLock()
 
     fileprivate init(state: LuaState) { self.state = state }
 
     /// Makes the calling thread the owner and returns the state.
-    public consuming func claim() -> LuaState {
-        state.claim()
-        return state
+    public func claim() -> LuaState {
+        lock.lock()
+        let taken = state
+        state = nil
+        lock.unlock()
+        guard let taken else { preconditionFailure("LuaStateHandoff claimed twice") }
+        taken.claim()
+        return taken
     }
 }

@@ -25,7 +25,9 @@ final class Node {
         let base = state.top
         let n = try run(code, "@sender.lua")
         defer { state.top = base }
-        return try codec.encode(valuesAt: base + 1, count: n, label: label)
+        let bytes = try codec.encode(valuesAt: base + 1, count: n, label: label)
+        #expect(state.top == base + n, "encoding leaves the stack as it was")
+        return bytes
     }
 
     /// The error message encoding `code`'s results fails with.

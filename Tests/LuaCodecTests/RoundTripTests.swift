@@ -169,6 +169,19 @@ struct RoundTripTests {
         try receiver.run("assert(received[1]() == 2)")
     }
 
+    @Test func aFunctionIsDumpedOnceAndServedFromItsCache() throws {
+        let node = Node()
+        try node.run("K = 1; function f(x) return x + K end; function g() return f(1) end", "@sender.lua")
+        let first = try node.encode("return g")
+        #expect(node.codec.functionDumps == 2, "g and the global f it reads")
+        let again = try node.encode("return g")
+        #expect(again == first)
+        #expect(node.codec.functionDumps == 2, "no new dump for a function sent again")
+        try node.run("K = 5")
+        _ = try node.encode("return g")
+        #expect(node.codec.functionDumps == 2, "new global values, same cached code")
+    }
+
     @Test func environmentFallsBackToReceiverGlobalsAndKeepsWritesLocal() throws {
         try roundTrip(
             setup: "counter = 5",

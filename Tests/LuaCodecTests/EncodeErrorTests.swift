@@ -1,0 +1,100 @@
+import CLua
+import LuaKit
+import Testing
+@testable import LuaCodec
+
+@Suite("Values that cannot cross name where they were found")
+struct EncodeErrorTests {
+    @Test func coroutineInAField() throws {
+        let node = Node()
+        let message = try node.encodeError("return 1, { co = coroutine.create(print) }")
+        #expect(message == "argument 2: field 'co' is a coroutine")
+    }
+
+    @Test func nestedFieldPath() throws {
+        let node = Node()
+        let message = try node.encodeError("return { cfg = { list = { 1, 2, coroutine.create(print) } } }")
+        #expect(message == "argument 1: field 'cfg.list[3]' is a coroutine")
+    }
+
+    @Test func oddKeysInPaths() throws {
+        let node = Node()
+        #expect(try node.encodeError(#"return { ["not a name"] = coroutine.create(print) }"#)
+                == #"argument 1: field '["not a name"]' is a coroutine"#)
+        #expect(try node.encodeError("return { [coroutine.create(print)] = 1 }")
+                == "argument 1: a key is a coroutine")
+    }
+
+    @Test func foreignUserdata() throws {
+        let node = Node()
+        let message = try node.encodeError("local f = io.tmpfile(); return { file = f }")
+        #expect(message == "argument 1: field 'file' is a userdata (FILE*) that cannot be serialized")
+    }
+
+    @Test func unnamedCFunction() throws {
+        let node = Node()
+        let message = try node.encodeError(#"return string.gmatch("a b", "%a")"#)
+        #expect(message == "argument 1 is a C function that is neither in the standard library nor in a loaded module")
+    }
+
+    @Test func upvaluePathNamesTheFunction() throws {
+        let node = Node()
+        let message = try node.encodeError("local co = coroutine.create(print)\nreturn function() return co end")
+        #expect(message == "argument 1: upvalue 'co' of function sender.lua:2 is a coroutine")
+    }
+
+    @Test func globalPathNamesTheFunction() throws {
+        let node = Node()
+        try node.run("WORKER = coroutine.create(print)\nfunction uses() return WORKER end", "@sender.lua")
+        let message = try node.encodeError("return function() return uses() end")
+        #expect(message == "argument 1: global 'uses' of function sender.lua:1, global 'WORKER' of function sender.lua:2 is a coroutine")
+    }
+
+    @Test func computedGlobalKeyIsRefused() throws {
+        let node = Node()
+        let message = try node.encodeError("return 1, function() return _G['hel' .. 'per'] end")
+        #expect(message.hasPrefix("argument 2 is function sender.lua:1, which reads globals through a computed key"))
+    }
+
+    @Test func constantKeysThroughGAreResolved() throws {
+        try roundTrip(
+            setup: "helper = 41",
+            send: "return function() local name = 'helper'; return _G[name] + _G.helper - _G['helper'] + 1 end",
+            check: "assert(received[1]() == 42)")
+    }
+
+    @Test func metatablePath() throws {
+        let node = Node()
+        let message = try node.encodeError("return setmetatable({}, { __index = { co = coroutine.create(print) } })")
+        #expect(message == "argument 1: metatable, field '__index.co' is a coroutine")
+    }
+
+    @Test func tooDeep() throws {
+        let node = Node()
+        let message = try node.encodeError("local t = {} ; local root = t; for i = 1, 1100 do t.n = {}; t = t.n end; return root")
+        #expect(message.hasSuffix("is nested more than 1000 levels deep"))
+    }
+
+    @Test func rootLabel() throws {
+        let node = Node()
+        #expect(try node.encodeError("return coroutine.create(print)", label: "return value") == "return value 1 is a coroutine")
+    }
+
+    @Test func lightUserdata() throws {
+        let node = Node()
+        lua_pushlightuserdata(node.state.pointer, UnsafeMutableRawPointer(bitPattern: 0x10))
+        #expect(throws: LuaCodecError.self) { try node.codec.encode(valueAt: -1) }
+        node.state.pop()
+    }
+
+    @Test func failedEncodingLeavesStackAndCodecUsable() throws {
+        let node = Node()
+        try node.run("return { a = 1, b = coroutine.create(print) }")
+        let top = node.state.top
+        #expect(throws: LuaCodecError.self) { try node.codec.encode(valueAt: -1) }
+        #expect(node.state.top == top)
+        try node.run("return { a = 1 }")
+        let bytes = try node.codec.encode(valueAt: -1)
+        #expect(!bytes.isEmpty)
+    }
+}
