@@ -7,6 +7,12 @@ struct ByteReader {
 
     init(_ buffer: UnsafeRawBufferPointer) { self.buffer = buffer }
 
+    /// Moves to `offset` (within the buffer), after bytes consumed elsewhere.
+    mutating func skip(to offset: Int) {
+        precondition(offset >= position && offset <= buffer.count)
+        position = offset
+    }
+
     var remaining: Int { buffer.count - position }
     var isAtEnd: Bool { position == buffer.count }
 

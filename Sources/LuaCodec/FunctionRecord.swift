@@ -3,12 +3,14 @@ import CLuaShims
 import LuaKit
 
 /// The cached, packed form of one Lua function: a table
-/// `{ [1] = unstripped dump, [2] = flags, [3...] = names of globals it reads }`
+/// `{ [1] = unstripped dump, [2] = flags | upvalue count << 8, [3...] = names of globals it reads }`
 /// kept in a weak-keyed registry table, so that submitting the function again
 /// costs no new `lua_dump` or bytecode scan.
 enum FunctionRecord {
     /// Set when the function indexes an environment with a computed key.
     static let dynamicFlag: lua_Integer = 1
+    /// The upvalue count is stored above the flags.
+    static let upvalueShift: lua_Integer = 8
 
     /// Dumps and scans the function at `function`, stores its record in the
     /// cache table at `cache` and pushes the record. Runs in protected mode,
@@ -75,7 +77,7 @@ enum FunctionRecord {
         lua_createtable(L, Int32(scan.reads.count + 2), 0)
         dump.withUnsafeBytes { _ = lua_pushlstring(L, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
         lua_rawseti(L, -2, 1)
-        lua_pushinteger(L, scan.dynamic ? dynamicFlag : 0)
+        lua_pushinteger(L, (scan.dynamic ? dynamicFlag : 0) | lua_Integer(n - 1) << upvalueShift)
         lua_rawseti(L, -2, 2)
         for (i, name) in scan.reads.enumerated() {
             lua_pushstring(L, name)

@@ -31,6 +31,10 @@ public final class LuaCodec {
         decoder = ValueDecoder(state: state, tables: tables, extensions: extensions)
     }
 
+    deinit {
+        encoder.release()
+    }
+
     /// Encodes `count` consecutive stack values starting at `index` as one
     /// message (identity is shared across them). Errors name the value as
     /// `"<label> <n>"`, e.g. `argument 2: field 'co' is a coroutine`.

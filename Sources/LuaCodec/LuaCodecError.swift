@@ -10,8 +10,8 @@ public struct LuaCodecError: Error, CustomStringConvertible, Sendable, Equatable
         public static let unsupportedValue = Code(name: "unsupportedValue")
         /// A function reads globals through a computed key (`_G[expr]`).
         public static let unresolvableGlobal = Code(name: "unresolvableGlobal")
-        /// Nesting deeper than the codec's limit.
-        public static let tooDeep = Code(name: "tooDeep")
+        /// Nesting deeper than the codec's limit, or memory or Lua stack exhausted.
+        public static let limitExceeded = Code(name: "limitExceeded")
         /// Bytes that are not a valid encoding (truncated, corrupt, hostile, other version).
         public static let malformed = Code(name: "malformed")
         /// Valid bytes naming something the receiver lacks (a module, a library value, an extension).

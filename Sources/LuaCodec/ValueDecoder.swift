@@ -15,6 +15,9 @@ import LuaKit
  * (lua_setmetatable, lua_upvaluejoin, lua_rawset with a NaN key); bytecode
  * is validated by BytecodeChunk before lua_load sees it.
  *
+ * Scalars are read by clua_get_scalar (C) when they are well-formed; any
+ * other tag, and malformed scalars, take the Swift path, which reports.
+ *
  * Working slots: stack index 1 holds the table of shared objects (ordinal ->
  * object) and index 2 the message's environment, both created on first use.
  */
@@ -98,6 +101,12 @@ struct ValueDecoder {
 
         /// Decodes one value and pushes it.
         mutating func value() throws(LuaCodecError) {
+            var next = reader.position
+            if let base = reader.buffer.baseAddress,
+               clua_get_scalar(L, base.assumingMemoryBound(to: UInt8.self), reader.buffer.count, &next) != 0 {
+                reader.skip(to: next)
+                return
+            }
             let at = reader.position
             let byte = try reader.byte()
             let shared = byte & Wire.sharedFlag != 0

@@ -17,6 +17,10 @@ import LuaKit
  * the first occurrence shared, so the decoder remembers only objects that
  * are referred to again.
  *
+ * Scalars and the walk over a table's entries run in C (clua_codec.c),
+ * which calls back into `complex` for tables, functions and userdata; the
+ * bytes go to one clua_Buf shared by both sides and reused across calls.
+ *
  * Errors unwind as Swift throws; each frame adds its step of the path
  * (field, upvalue, global...) so the message names where the value was found.
  */
@@ -29,11 +33,19 @@ struct ValueEncoder {
     let extensions: ExtensionTable
     /// The global table of this state: the environment functions close over.
     let globals: UnsafeRawPointer
+    /// The output buffer, reused across calls (freed by `release()`).
+    let buffer: UnsafeMutablePointer<clua_Buf>
+    /// The error a C-driven walk stopped on.
+    private var pendingError: LuaCodecError?
 
-    private var identity: [UnsafeRawPointer: Int] = [:]
+    /// object -> ordinal
+    private var identity = PointerMap<Int>()
+    /// ordinal -> offset of the object's tag, to set its shared flag later
     private var objectOffsets: [Int] = []
-    private var cells: [UnsafeRawPointer: (ordinal: Int, upvalue: Int)] = [:]
-    private var shippedGlobals: Set<UnsafeRawPointer> = []
+    /// upvalue cell -> the first (function ordinal, upvalue number) holding it
+    private var cells = PointerMap<(ordinal: Int, upvalue: Int)>()
+    /// names (interned Lua strings) of the globals already in this message
+    private var shippedGlobals = PointerMap<Void>()
     private var depth = 0
     /// How many functions were dumped and scanned (cache misses), for tests and benchmarks.
     private(set) var functionDumps = 0
@@ -52,6 +64,14 @@ struct ValueEncoder {
         clua_pushglobaltable(state.pointer)
         self.globals = lua_topointer(state.pointer, -1)!
         clua_pop(state.pointer, 1)
+        buffer = .allocate(capacity: 1)
+        buffer.initialize(to: clua_Buf(data: nil, len: 0, cap: 0, failed: 0))
+    }
+
+    /// Frees the output buffer; the encoder must not be used afterwards.
+    func release() {
+        clua_buf_free(buffer)
+        buffer.deallocate()
     }
 
     /// Encodes `count` values starting at absolute index `first` as one message;
@@ -62,33 +82,40 @@ struct ValueEncoder {
             lua_settop(L, base)
             resetScratch()
         }
-        var out = ByteWriter()
-        out.byte(Wire.magic0)
-        out.byte(Wire.magic1)
-        out.byte(Wire.version)
-        out.varint(Int(count))
+        buffer.pointee.len = 0
+        buffer.pointee.failed = 0
+        clua_buf_byte(buffer, Wire.magic0)
+        clua_buf_byte(buffer, Wire.magic1)
+        clua_buf_byte(buffer, Wire.version)
+        clua_buf_varint(buffer, UInt64(count))
         for i in 0..<count where lua_type(L, first + i) >= LUA_TTABLE {
             try pushWorkingTables()
             break
         }
         for i in 0..<count {
             do {
-                try value(first + i, &out)
+                try value(first + i)
             } catch var error {
                 error.root = count == 1 && label == "value" ? label : "\(label) \(i + 1)"
                 throw error
             }
         }
-        return out.take()
+        guard buffer.pointee.failed == 0 else {
+            clua_buf_free(buffer)
+            throw LuaCodecError(.limitExceeded, "could not be encoded: out of memory")
+        }
+        let bytes = [UInt8](UnsafeRawBufferPointer(start: buffer.pointee.data, count: buffer.pointee.len))
+        if buffer.pointee.cap > 1 << 22 { clua_buf_free(buffer) }  // don't hold on to a big message
+        return bytes
     }
 
     private mutating func resetScratch() {
         if !objectOffsets.isEmpty {
-            identity.removeAll(keepingCapacity: identity.count < 4096)
-            objectOffsets.removeAll(keepingCapacity: objectOffsets.count < 4096)
+            identity.removeAll()
+            objectOffsets.removeAll(keepingCapacity: objectOffsets.count <= 4096)
         }
-        if !cells.isEmpty { cells.removeAll(keepingCapacity: cells.count < 4096) }
-        if !shippedGlobals.isEmpty { shippedGlobals.removeAll(keepingCapacity: true) }
+        cells.removeAll()
+        shippedGlobals.removeAll()
         depth = 0
         namesSlot = 0
         pristineSlot = 0
@@ -100,31 +127,15 @@ struct ValueEncoder {
     // MARK: values
 
     /// Writes the value at absolute index `index`; leaves the stack balanced.
-    private mutating func value(_ index: Int32, _ out: inout ByteWriter) throws(LuaCodecError) {
+    private mutating func value(_ index: Int32) throws(LuaCodecError) {
+        if clua_put_scalar(L, index, buffer) != 0 { return }
         switch lua_type(L, index) {
-        case LUA_TNIL:
-            out.tag(.nil)
-        case LUA_TBOOLEAN:
-            out.tag(lua_toboolean(L, index) != 0 ? .true : .false)
-        case LUA_TNUMBER:
-            if clua_isinteger(L, index) != 0 {
-                out.tag(.integer)
-                out.zigzag(Int64(clua_tointeger(L, index)))
-            } else {
-                out.tag(.float)
-                out.float(clua_tonumber(L, index))
-            }
-        case LUA_TSTRING:
-            var length = 0
-            let chars = lua_tolstring(L, index, &length)!
-            out.tag(.string)
-            out.lengthPrefixed(UnsafeRawBufferPointer(start: chars, count: length))
         case LUA_TTABLE:
-            try table(index, &out)
+            try table(index)
         case LUA_TFUNCTION:
-            try function(index, &out)
+            try function(index)
         case LUA_TUSERDATA:
-            try userdata(index, &out)
+            try userdata(index)
         case LUA_TLIGHTUSERDATA:
             throw LuaCodecError(.unsupportedValue, "is a light userdata")
         case LUA_TTHREAD:
@@ -134,32 +145,53 @@ struct ValueEncoder {
         }
     }
 
+    /// The C table walk's way back into Swift for a non-scalar.
+    private static let putComplex: clua_PutComplex = { _, index, role, position, context in
+        let encoder = context!.assumingMemoryBound(to: ValueEncoder.self)
+        return encoder.pointee.complex(index, role: role, position: position)
+    }
+
+    private mutating func complex(_ index: Int32, role: Int32, position: lua_Integer) -> Int32 {
+        do {
+            try value(index)
+            return 0
+        } catch var error {
+            switch role {
+            case CLUA_ROLE_ELEMENT: error.path.insert(.index(String(position)), at: 0)
+            case CLUA_ROLE_KEY: error.path.insert(.key, at: 0)
+            default: error.path.insert(fieldSegment(index - 1), at: 0)
+            }
+            pendingError = error
+            return 1
+        }
+    }
+
     /// A back-reference if the object was written before in this message.
-    private mutating func writeIfSeen(_ object: UnsafeRawPointer, _ out: inout ByteWriter) -> Bool {
+    private mutating func writeIfSeen(_ object: UnsafeRawPointer, ) -> Bool {
         guard let ordinal = identity[object] else { return false }
-        out.setFlag(Wire.sharedFlag, at: objectOffsets[ordinal])
-        out.tag(.ref)
-        out.varint(ordinal)
+        buffer.pointee.data[objectOffsets[ordinal]] |= Wire.sharedFlag
+        clua_buf_byte(buffer, Wire.Tag.ref.rawValue)
+        clua_buf_varint(buffer, UInt64(ordinal))
         return true
     }
 
     /// Starts a new object: records its ordinal and the offset of its tag.
-    private mutating func beginObject(_ object: UnsafeRawPointer, _ tag: Wire.Tag, _ out: inout ByteWriter) throws(LuaCodecError) -> Int {
+    private mutating func beginObject(_ object: UnsafeRawPointer, _ tag: Wire.Tag, ) throws(LuaCodecError) -> Int {
         guard depth < Self.maxDepth else {
-            throw LuaCodecError(.tooDeep, "is nested more than \(Self.maxDepth) levels deep")
+            throw LuaCodecError(.limitExceeded, "is nested more than \(Self.maxDepth) levels deep")
         }
         guard lua_checkstack(L, 8) != 0 else {
-            throw LuaCodecError(.tooDeep, "needs more Lua stack than is available")
+            throw LuaCodecError(.limitExceeded, "needs more Lua stack than is available")
         }
         let ordinal = objectOffsets.count
-        identity[object] = ordinal
-        objectOffsets.append(out.count)
-        out.tag(tag)
+        identity.insert(object, ordinal)
+        objectOffsets.append(buffer.pointee.len)
+        clua_buf_byte(buffer, tag.rawValue)
         return ordinal
     }
 
     /// Writes a standard-library value or module member by name, if it is one.
-    private mutating func writeIfNamed(_ index: Int32, _ out: inout ByteWriter) -> Bool {
+    private mutating func writeIfNamed(_ index: Int32, ) -> Bool {
         lua_pushvalue(L, index)
         guard lua_rawget(L, namesSlot) == LUA_TSTRING else {
             clua_pop(L, 1)
@@ -170,16 +202,16 @@ struct ValueEncoder {
         let name = UnsafeRawBufferPointer(start: chars, count: length)
         switch name[0] {
         case UInt8(ascii: "B"):
-            out.tag(.builtin)
-            out.lengthPrefixed(UnsafeRawBufferPointer(rebasing: name[1...]))
+            clua_buf_byte(buffer, Wire.Tag.builtin.rawValue)
+            prefixed(UnsafeRawBufferPointer(rebasing: name[1...]))
         case UInt8(ascii: "M"):
-            out.tag(.module)
-            out.lengthPrefixed(UnsafeRawBufferPointer(rebasing: name[1...]))
+            clua_buf_byte(buffer, Wire.Tag.module.rawValue)
+            prefixed(UnsafeRawBufferPointer(rebasing: name[1...]))
         default:  // "F<module>\0<field>"
             let split = name[1...].firstIndex(of: 0) ?? name.endIndex
-            out.tag(.moduleField)
-            out.lengthPrefixed(UnsafeRawBufferPointer(rebasing: name[1..<split]))
-            out.lengthPrefixed(UnsafeRawBufferPointer(rebasing: name[min(split + 1, name.endIndex)...]))
+            clua_buf_byte(buffer, Wire.Tag.moduleField.rawValue)
+            prefixed(UnsafeRawBufferPointer(rebasing: name[1..<split]))
+            prefixed(UnsafeRawBufferPointer(rebasing: name[min(split + 1, name.endIndex)...]))
         }
         clua_pop(L, 1)
         return true
@@ -187,7 +219,7 @@ struct ValueEncoder {
 
     /// Writes the value as an extension if its metatable is registered; the
     /// metatable must be on top of the stack (it is left there).
-    private mutating func writeIfExtension(_ index: Int32, _ out: inout ByteWriter) throws(LuaCodecError) -> Bool {
+    private mutating func writeIfExtension(_ index: Int32, ) throws(LuaCodecError) -> Bool {
         lua_pushvalue(L, -1)
         let isKind = lua_rawget(L, extensionSlot) == LUA_TNUMBER
         let kind = clua_tointeger(L, -1)
@@ -197,97 +229,42 @@ struct ValueEncoder {
         let top = lua_gettop(L)
         try codecExtension.encode(state, at: index, into: &payload)
         precondition(lua_gettop(L) == top, "codec extension \(kind) left the stack unbalanced")
-        out.tag(.extension)
-        out.byte(UInt8(kind))
-        payload.withUnsafeBytes { out.lengthPrefixed($0) }
+        clua_buf_byte(buffer, Wire.Tag.extension.rawValue)
+        clua_buf_byte(buffer, UInt8(kind))
+        payload.withUnsafeBytes { prefixed($0) }
         return true
     }
 
-    private mutating func table(_ index: Int32, _ out: inout ByteWriter) throws(LuaCodecError) {
+    private mutating func table(_ index: Int32, ) throws(LuaCodecError) {
         let object = lua_topointer(L, index)!
-        if writeIfSeen(object, &out) || writeIfNamed(index, &out) { return }
+        if writeIfSeen(object) || writeIfNamed(index) { return }
         let hasMetatable = lua_getmetatable(L, index) != 0
         if hasMetatable {
-            if try writeIfExtension(index, &out) { clua_pop(L, 1); return }
+            if try writeIfExtension(index) { clua_pop(L, 1); return }
         }
-        _ = try beginObject(object, .table, &out)
+        _ = try beginObject(object, .table)
         depth += 1
-        let count = Int64(lua_rawlen(L, index))
-        out.varint(UInt64(count))
-        // One pass of lua_next. Lua visits the array part first, in order, so
-        // keys 1, 2, ... arrive first; when the sequence breaks (a hole, or
-        // the rest of 1...count lives in the hash part) the remaining
-        // positions are fetched with rawgeti and skipped later.
-        var written: Int64 = 0
-        var inArray = true
-        lua_pushnil(L)
-        while lua_next(L, index) != 0 {
-            let valueIndex = lua_gettop(L)
-            let keyIndex = valueIndex - 1
-            let intKey: Int64? = clua_isinteger(L, keyIndex) != 0 ? Int64(clua_tointeger(L, keyIndex)) : nil
-            if inArray {
-                if written < count, intKey == written + 1 {
-                    written += 1
-                    try element(valueIndex, at: written, &out)
-                    clua_pop(L, 1)
-                    continue
-                }
-                try fillArray(index, from: written, to: count, &out)
-                written = count
-                inArray = false
-            }
-            if let intKey, intKey >= 1, intKey <= count {
-                clua_pop(L, 1)
-                continue
-            }
-            do {
-                try value(keyIndex, &out)
-            } catch var error {
-                error.path.insert(.key, at: 0)
-                throw error
-            }
-            do {
-                try value(valueIndex, &out)
-            } catch var error {
-                error.path.insert(fieldSegment(keyIndex), at: 0)
-                throw error
-            }
-            clua_pop(L, 1)
+        let count = lua_Integer(lua_rawlen(L, index))
+        clua_buf_varint(buffer, UInt64(count))
+        let status = withUnsafeMutablePointer(to: &self) { me in
+            clua_put_entries(me.pointee.L, index, count, me.pointee.buffer, ValueEncoder.putComplex, me)
         }
-        if inArray { try fillArray(index, from: written, to: count, &out) }
-        out.tag(.nil)
+        if status != 0 {
+            defer { pendingError = nil }
+            throw pendingError ?? LuaCodecError(.unsupportedValue, "could not be encoded")
+        }
         if hasMetatable {
             do {
-                try value(lua_gettop(L), &out)
+                try value(lua_gettop(L))
             } catch var error {
                 error.path.insert(.metatable, at: 0)
                 throw error
             }
             clua_pop(L, 1)
         } else {
-            out.tag(.nil)
+            clua_buf_byte(buffer, Wire.Tag.nil.rawValue)
         }
         depth -= 1
-    }
-
-    private mutating func fillArray(_ table: Int32, from written: Int64, to count: Int64, _ out: inout ByteWriter) throws(LuaCodecError) {
-        var i = written
-        while i < count {
-            i += 1
-            lua_rawgeti(L, table, lua_Integer(i))
-            try element(lua_gettop(L), at: i, &out)
-            clua_pop(L, 1)
-        }
-    }
-
-    @inline(__always)
-    private mutating func element(_ index: Int32, at position: Int64, _ out: inout ByteWriter) throws(LuaCodecError) {
-        do {
-            try value(index, &out)
-        } catch var error {
-            error.path.insert(.index(String(position)), at: 0)
-            throw error
-        }
     }
 
     /// How a key appears in a path: `name` for identifiers, `[key]` otherwise.
@@ -301,10 +278,10 @@ struct ValueEncoder {
         return .index(String(cString: lua_typename(L, lua_type(L, keyIndex))))
     }
 
-    private mutating func userdata(_ index: Int32, _ out: inout ByteWriter) throws(LuaCodecError) {
-        if writeIfNamed(index, &out) { return }
+    private mutating func userdata(_ index: Int32, ) throws(LuaCodecError) {
+        if writeIfNamed(index) { return }
         if lua_getmetatable(L, index) != 0 {
-            if try writeIfExtension(index, &out) { clua_pop(L, 1); return }
+            if try writeIfExtension(index) { clua_pop(L, 1); return }
             let hasName = lua_getfield(L, -1, "__name") == LUA_TSTRING  // raw table read of a metatable
             let typeName = hasName ? state.toString(at: -1) : nil
             clua_pop(L, 2)
@@ -315,9 +292,9 @@ struct ValueEncoder {
 
     // MARK: functions
 
-    private mutating func function(_ index: Int32, _ out: inout ByteWriter) throws(LuaCodecError) {
+    private mutating func function(_ index: Int32, ) throws(LuaCodecError) {
         let object = lua_topointer(L, index)!
-        if writeIfSeen(object, &out) || writeIfNamed(index, &out) { return }
+        if writeIfSeen(object) || writeIfNamed(index) { return }
         if lua_iscfunction(L, index) != 0 {
             throw LuaCodecError(.unsupportedValue, "is a C function that is neither in the standard library nor in a loaded module")
         }
@@ -328,40 +305,34 @@ struct ValueEncoder {
             throw LuaCodecError(.unresolvableGlobal,
                                 "is function \(where_(index)), which reads globals through a computed key (_G[expr] or _ENV[expr]); only globals named in the code can be shipped, so read the value into a local or pass it as an argument")
         }
-        let ordinal = try beginObject(object, .function, &out)
+        let ordinal = try beginObject(object, .function)
         depth += 1
         lua_rawgeti(L, record, 1)
         var length = 0
         let code = lua_tolstring(L, -1, &length)!
-        out.lengthPrefixed(UnsafeRawBufferPointer(start: code, count: length))
+        clua_buf_prefixed(buffer, code, length)
         clua_pop(L, 1)
 
-        var upvalueCount = 0
-        while lua_getupvalue(L, index, Int32(upvalueCount + 1)) != nil {
-            clua_pop(L, 1)
-            upvalueCount += 1
-        }
-        out.varint(upvalueCount)
+        let upvalueCount = Int(flags >> FunctionRecord.upvalueShift)
+        clua_buf_varint(buffer, UInt64(upvalueCount))
         var readsGlobals = false
-        for n in 1...max(upvalueCount, 1) where upvalueCount > 0 {
+        for n in stride(from: 1, through: upvalueCount, by: 1) {
             let name = lua_getupvalue(L, index, Int32(n))
             let upvalueIndex = lua_gettop(L)
+            let cell = lua_upvalueid(L, index, Int32(n)).map(UnsafeRawPointer.init)
             if lua_type(L, upvalueIndex) == LUA_TTABLE && lua_topointer(L, upvalueIndex) == globals {
-                out.byte(Wire.Upvalue.env.rawValue)
+                clua_buf_byte(buffer, Wire.Upvalue.env.rawValue)
                 readsGlobals = true
-            } else if let cell = lua_upvalueid(L, index, Int32(n)).map(UnsafeRawPointer.init),
-                      let shared = cells[cell] {
-                out.setFlag(Wire.sharedFlag, at: objectOffsets[shared.ordinal])
-                out.byte(Wire.Upvalue.join.rawValue)
-                out.varint(shared.ordinal)
-                out.varint(shared.upvalue)
+            } else if let cell, let shared = cells[cell] {
+                buffer.pointee.data[objectOffsets[shared.ordinal]] |= Wire.sharedFlag
+                clua_buf_byte(buffer, Wire.Upvalue.join.rawValue)
+                clua_buf_varint(buffer, UInt64(shared.ordinal))
+                clua_buf_varint(buffer, UInt64(shared.upvalue))
             } else {
-                if let cell = lua_upvalueid(L, index, Int32(n)).map(UnsafeRawPointer.init) {
-                    cells[cell] = (ordinal, n)
-                }
-                out.byte(Wire.Upvalue.value.rawValue)
+                if let cell { cells.insert(cell, (ordinal, n)) }
+                clua_buf_byte(buffer, Wire.Upvalue.value.rawValue)
                 do {
-                    try value(upvalueIndex, &out)
+                    try value(upvalueIndex)
                 } catch var error {
                     let upvalueName = name.map { String(cString: $0) } ?? "?"
                     error.path.insert(.upvalue(name: upvalueName.isEmpty ? "?" : upvalueName, function: where_(index)), at: 0)
@@ -370,8 +341,8 @@ struct ValueEncoder {
             }
             clua_pop(L, 1)
         }
-        if readsGlobals { try shipGlobals(of: index, record: record, &out) }
-        out.varint(0)  // end of globals
+        if readsGlobals { try shipGlobals(of: index, record: record) }
+        clua_buf_byte(buffer, 0)  // end of globals
         clua_pop(L, 1)  // the record
         depth -= 1
     }
@@ -379,13 +350,13 @@ struct ValueEncoder {
     /// Writes `(name, value)` for each global the function reads that the
     /// script defined: present, and not the pristine standard-library value.
     /// Each name is shipped once per message.
-    private mutating func shipGlobals(of function: Int32, record: Int32, _ out: inout ByteWriter) throws(LuaCodecError) {
+    private mutating func shipGlobals(of function: Int32, record: Int32, ) throws(LuaCodecError) {
         var i: lua_Integer = 3
         while lua_rawgeti(L, record, i) == LUA_TSTRING {
             let nameIndex = lua_gettop(L)
             i += 1
             let namePointer = lua_topointer(L, nameIndex)!
-            if shippedGlobals.contains(namePointer) { clua_pop(L, 1); continue }
+            if shippedGlobals[namePointer] != nil { clua_pop(L, 1); continue }
             lua_pushvalue(L, nameIndex)
             let valueType = lua_rawget(L, globalsSlot)
             lua_pushvalue(L, nameIndex)
@@ -396,12 +367,12 @@ struct ValueEncoder {
                 clua_pop(L, 2)
                 continue
             }
-            shippedGlobals.insert(namePointer)
+            shippedGlobals.insert(namePointer, ())
             var length = 0
             let chars = lua_tolstring(L, nameIndex, &length)!
-            out.lengthPrefixed(UnsafeRawBufferPointer(start: chars, count: length))
+            clua_buf_prefixed(buffer, chars, length)
             do {
-                try value(lua_gettop(L), &out)
+                try value(lua_gettop(L))
             } catch var error {
                 error.path.insert(.global(name: state.toString(at: nameIndex) ?? "?", function: where_(function)), at: 0)
                 throw error
@@ -432,7 +403,7 @@ struct ValueEncoder {
     /// They sit below everything the walk pushes, so the walk stays balanced.
     private mutating func pushWorkingTables() throws(LuaCodecError) {
         guard lua_checkstack(L, 16) != 0 else {
-            throw LuaCodecError(.tooDeep, "cannot be encoded: the Lua stack is full")
+            throw LuaCodecError(.limitExceeded, "cannot be encoded: the Lua stack is full")
         }
         namesSlot = pushRegistry(tables.names)
         pristineSlot = pushRegistry(tables.pristine)
@@ -440,6 +411,10 @@ struct ValueEncoder {
         extensionSlot = pushRegistry(tables.extensionMetatables)
         clua_pushglobaltable(L)
         globalsSlot = lua_gettop(L)
+    }
+
+    private func prefixed(_ bytes: UnsafeRawBufferPointer) {
+        clua_buf_prefixed(buffer, bytes.baseAddress, bytes.count)
     }
 
     private func pushRegistry(_ ref: Int32) -> Int32 {

@@ -3,12 +3,19 @@
 #
 #   scripts/fuzz/run.sh [seconds] [extra libFuzzer args...]   (default 300 s)
 #
-# Environment: BUILD_DIR (default /tmp/luacodec-fuzz) for objects and the
-# binary; SWIFT_BIN (default /opt/swift/usr/bin); CORPUS (default
-# scripts/fuzz/corpus, regenerated when empty); WORK_CORPUS (default
-# $BUILD_DIR/corpus: new inputs go there, not into the committed seeds);
-# ARTIFACTS (default $BUILD_DIR/artifacts: crash-*, leak-*, timeout-*).
-# Touches nothing outside scripts/fuzz and BUILD_DIR; never uses SwiftPM.
+# Environment:
+#   FUZZ_REV       git revision to take Sources from (default: the working tree)
+#   BUILD_DIR      objects, source snapshot and binary (default /tmp/luacodec-fuzz)
+#   SWIFT_BIN      toolchain bin directory (default /opt/swift/usr/bin)
+#   CORPUS         committed seeds (default scripts/fuzz/corpus; regenerated when empty)
+#   WORK_CORPUS    where new inputs go (default $BUILD_DIR/corpus)
+#   ARTIFACTS      crash-*, leak-*, timeout-*, oom-* (default $BUILD_DIR/artifacts)
+#   FUZZ_GC_PERIOD full GC every N inputs (default here 1; the harness alone
+#                  defaults to 64). 1 keeps malloc/free balanced per input, so
+#                  LeakSanitizer only runs (and reports) on real leaks instead
+#                  of on Lua's pending garbage.
+#   FUZZ_STACK_KB  stack limit (ulimit -s) for the run; unset keeps the shell's
+# Writes only under scripts/fuzz and BUILD_DIR; never uses SwiftPM.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,37 +33,48 @@ mkdir -p "$BUILD_DIR/include/CLuaShims" "$WORK_CORPUS" "$ARTIFACTS"
 LUA_CFLAGS="$(pkg-config --cflags lua5.4)"
 LUA_LIBS="$(pkg-config --libs lua5.4)"
 
+# Snapshot the sources first: others may be editing them during the build.
+SRC="$BUILD_DIR/src"
+rm -rf "$SRC" && mkdir -p "$SRC/Sources"
+if [ -n "${FUZZ_REV:-}" ]; then
+    git -C "$ROOT" archive "$FUZZ_REV" Sources/CLua Sources/CLuaShims Sources/LuaKit Sources/LuaCodec \
+        | tar -x -C "$SRC"
+    echo "== sources from $FUZZ_REV ($(git -C "$ROOT" rev-parse --short "$FUZZ_REV"))"
+else
+    cp -r "$ROOT/Sources/CLua" "$ROOT/Sources/CLuaShims" "$ROOT/Sources/LuaKit" "$ROOT/Sources/LuaCodec" "$SRC/Sources/"
+    echo "== sources from the working tree (HEAD $(git -C "$ROOT" rev-parse --short HEAD) plus local changes)"
+fi
+
 # SwiftPM synthesises CLuaShims' module map from include/; do the same here.
-cat > "$BUILD_DIR/include/CLuaShims/module.modulemap" <<EOF
-module CLuaShims {
-    header "$ROOT/Sources/CLuaShims/include/clua.h"
-    export *
-}
-EOF
+printf 'module CLuaShims {\n    header "%s"\n    export *\n}\n' \
+    "$SRC/Sources/CLuaShims/include/clua.h" > "$BUILD_DIR/include/CLuaShims/module.modulemap"
 
 echo "== building $BIN"
-"$SWIFT_BIN/clang" -c -g -O1 -fsanitize=fuzzer-no-link,address $LUA_CFLAGS \
-    -I "$ROOT/Sources/CLuaShims/include" \
-    "$ROOT/Sources/CLuaShims/clua.c" -o "$BUILD_DIR/clua.o"
+C_OBJECTS=()
+for c in "$SRC"/Sources/CLuaShims/*.c; do
+    o="$BUILD_DIR/obj-$(basename "$c" .c).o"
+    "$SWIFT_BIN/clang" -c -g -O1 -fsanitize=fuzzer-no-link,address $LUA_CFLAGS \
+        -I "$SRC/Sources/CLuaShims/include" "$c" -o "$o"
+    C_OBJECTS+=("$o")
+done
 
-# One module named LuaKit: LuaCodec's `import LuaKit` becomes a self-import
-# (a warning), and `package` members need a package name.
-# Sources are snapshotted first: others may be editing them during the build.
-rm -rf "$BUILD_DIR/src" && mkdir -p "$BUILD_DIR/src"
-cp -r "$ROOT/Sources/LuaKit" "$ROOT/Sources/LuaCodec" "$BUILD_DIR/src/"
-mapfile -t SWIFT_SOURCES < <(find "$BUILD_DIR/src" -name '*.swift' | sort)
+# One Swift module named LuaKit: LuaCodec's `import LuaKit` becomes a
+# self-import (a warning, filtered out), and `package` members need a package name.
+mapfile -t SWIFT_SOURCES < <(find "$SRC/Sources/LuaKit" "$SRC/Sources/LuaCodec" -name '*.swift' | sort)
 "$SWIFT_BIN/swiftc" -swift-version 6 -parse-as-library -g -Onone \
     -sanitize=fuzzer,address \
     -module-name LuaKit -package-name SwiftRay \
-    -I "$ROOT/Sources/CLua" -I "$BUILD_DIR/include/CLuaShims" \
-    "${SWIFT_SOURCES[@]}" "$HERE/codec-fuzz.swift" "$BUILD_DIR/clua.o" \
-    $LUA_LIBS -o "$BIN" 2> >(grep -v "ignoring import\|import LuaKit\|^ *|\|^ *[0-9]* |\|^$" >&2)
+    -I "$SRC/Sources/CLua" -I "$BUILD_DIR/include/CLuaShims" \
+    "${SWIFT_SOURCES[@]}" "$HERE/codec-fuzz.swift" "${C_OBJECTS[@]}" \
+    $LUA_LIBS -o "$BIN" 2> >(grep -v 'Cannot export local symbol\|ignoring import\|import LuaKit\|^ *|\|^ *[0-9]* |\|^$' >&2)
 
 if [ -z "$(ls -A "$CORPUS" 2>/dev/null)" ]; then
     echo "== corpus $CORPUS is empty: writing seeds"
     FUZZ_WRITE_SEEDS="$CORPUS" "$BIN"
 fi
 
+if [ -n "${FUZZ_STACK_KB:-}" ]; then ulimit -s "$FUZZ_STACK_KB"; fi
+export FUZZ_GC_PERIOD="${FUZZ_GC_PERIOD:-1}"
 echo "== fuzzing for ${SECONDS_TO_RUN}s (seeds $CORPUS, new inputs $WORK_CORPUS, artifacts $ARTIFACTS)"
 # stdin from /dev/null: decoded values can name stdlib functions that read it.
 exec "$BIN" "$WORK_CORPUS" "$CORPUS" \

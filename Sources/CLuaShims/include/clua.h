@@ -63,4 +63,70 @@ const char *clua_tolstring_safe(lua_State *L, int idx, size_t *len);
 /* Writes "source:linedefined" of the function at idx into buf. [-0, +0, -] */
 void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size);
 
+/* ---- codec hot paths (clua_codec.c) ------------------------------------
+ * The value codec's inner loops over scalars, in C so that a table of
+ * numbers costs Lua API calls and byte writes, nothing more. They never
+ * raise: only non-raising, non-allocating API calls are used. The byte
+ * format is docs/codec-format.md; tags must match Sources/LuaCodec/Wire.swift.
+ */
+
+/* A growable byte buffer shared by the Swift encoder and these helpers. */
+typedef struct clua_Buf {
+    unsigned char *data;
+    size_t len;
+    size_t cap;
+    int failed;  /* set when memory ran out; the contents are then incomplete */
+} clua_Buf;
+
+/* Makes room for `extra` more bytes; 0 when memory is exhausted. */
+int clua_buf_grow(clua_Buf *b, size_t extra);
+void clua_buf_free(clua_Buf *b);
+
+static inline int clua_buf_reserve(clua_Buf *b, size_t extra) {
+    return b->cap - b->len >= extra ? 1 : clua_buf_grow(b, extra);
+}
+static inline void clua_buf_byte(clua_Buf *b, unsigned char x) {
+    if (clua_buf_reserve(b, 1)) b->data[b->len++] = x;
+}
+static inline void clua_buf_varint(clua_Buf *b, unsigned long long x) {
+    if (!clua_buf_reserve(b, 10)) return;
+    unsigned char *p = b->data + b->len;
+    while (x >= 0x80) { *p++ = (unsigned char)(x | 0x80); x >>= 7; }
+    *p++ = (unsigned char)x;
+    b->len = (size_t)(p - b->data);
+}
+static inline void clua_buf_bytes(clua_Buf *b, const void *src, size_t n) {
+    if (!clua_buf_reserve(b, n)) return;
+    for (size_t i = 0; i < n; i++) b->data[b->len + i] = ((const unsigned char *)src)[i];
+    b->len += n;
+}
+/* varint length, then the bytes */
+void clua_buf_prefixed(clua_Buf *b, const void *src, size_t n);
+
+/* Appends the value at idx if it is a scalar (nil, boolean, number,
+ * string); returns 1 if written, 0 if it is not a scalar. [-0, +0, -] */
+int clua_put_scalar(lua_State *L, int idx, clua_Buf *b);
+
+/* Roles of a non-scalar handed back to Swift during a table walk. */
+enum : int { CLUA_ROLE_ELEMENT = 0, CLUA_ROLE_KEY = 1, CLUA_ROLE_FIELD = 2 };
+
+/* Called for a non-scalar at stack index idx; position is the array index
+ * for ELEMENT; for FIELD the key sits at idx - 1. Returns 0 to go on. */
+typedef int (*clua_PutComplex)(lua_State *L, int idx, int role, lua_Integer position, void *ctx);
+
+/* Writes the entries of the table at absolute index t, whose array length n
+ * the caller has written: the n elements 1..n, then every other (key value)
+ * pair, then a nil terminator. One pass of lua_next: Lua visits the array
+ * part first, in order, so 1, 2, ... arrive first; where that sequence
+ * breaks, the rest of 1..n is read with rawgeti and skipped later.
+ * Returns 0, or the first nonzero value `put` returned (stack then left
+ * unbalanced: the caller resets it). [-0, +0, -] */
+int clua_put_entries(lua_State *L, int t, lua_Integer n, clua_Buf *b, clua_PutComplex put, void *ctx);
+
+/* Decoding: reads scalars straight from bytes. Pushes the value starting at
+ * *pos if its tag is a scalar one and it is complete within `size`; returns
+ * 1 then (and advances *pos), 0 when the caller must handle it (another tag,
+ * or a malformed scalar, which the caller reports). [-0, +(0|1), m] */
+int clua_get_scalar(lua_State *L, const unsigned char *data, size_t size, size_t *pos);
+
 #endif

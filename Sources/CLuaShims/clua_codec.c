@@ -1,0 +1,163 @@
+#include "clua.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Wire tags (Sources/LuaCodec/Wire.swift). */
+enum { T_NIL = 0x00, T_FALSE = 0x01, T_TRUE = 0x02, T_INT = 0x03, T_FLOAT = 0x04, T_STRING = 0x05 };
+
+int clua_buf_grow(clua_Buf *b, size_t extra) {
+    size_t need = b->len + extra;
+    if (need < b->len) { b->failed = 1; return 0; }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) {
+        if (cap > ((size_t)-1) / 2) { cap = need; break; }
+        cap *= 2;
+    }
+    unsigned char *p = realloc(b->data, cap);
+    if (!p) { b->failed = 1; return 0; }
+    b->data = p;
+    b->cap = cap;
+    return 1;
+}
+
+void clua_buf_free(clua_Buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
+}
+
+void clua_buf_prefixed(clua_Buf *b, const void *src, size_t n) {
+    clua_buf_varint(b, n);
+    if (!clua_buf_reserve(b, n)) return;
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+}
+
+static inline void put_float(clua_Buf *b, lua_Number x) {
+    unsigned long long bits;
+    memcpy(&bits, &x, 8);
+    if (!clua_buf_reserve(b, 9)) return;
+    unsigned char *p = b->data + b->len;
+    *p++ = T_FLOAT;
+    for (int i = 0; i < 8; i++) *p++ = (unsigned char)(bits >> (8 * i));  /* little-endian */
+    b->len += 9;
+}
+
+int clua_put_scalar(lua_State *L, int idx, clua_Buf *b) {
+    /* Integers first: two API calls for the most common scalar. */
+    if (lua_isinteger(L, idx)) {
+        long long v = (long long)lua_tointegerx(L, idx, NULL);
+        if (!clua_buf_reserve(b, 11)) return 1;
+        b->data[b->len++] = T_INT;
+        clua_buf_varint(b, ((unsigned long long)v << 1) ^ (unsigned long long)(v >> 63));
+        return 1;
+    }
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER: put_float(b, lua_tonumberx(L, idx, NULL)); return 1;
+    case LUA_TNIL: clua_buf_byte(b, T_NIL); return 1;
+    case LUA_TBOOLEAN: clua_buf_byte(b, lua_toboolean(L, idx) ? T_TRUE : T_FALSE); return 1;
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        clua_buf_byte(b, T_STRING);
+        clua_buf_prefixed(b, s, n);
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+static inline int put_value(lua_State *L, int idx, int role, lua_Integer position,
+                            clua_Buf *b, clua_PutComplex put, void *ctx) {
+    if (clua_put_scalar(L, idx, b)) return 0;
+    return put(L, idx, role, position, ctx);
+}
+
+static int fill_array(lua_State *L, int t, lua_Integer from, lua_Integer n,
+                      clua_Buf *b, clua_PutComplex put, void *ctx) {
+    for (lua_Integer i = from + 1; i <= n; i++) {
+        lua_rawgeti(L, t, i);
+        int r = put_value(L, lua_gettop(L), CLUA_ROLE_ELEMENT, i, b, put, ctx);
+        if (r) return r;
+        lua_settop(L, -2);
+    }
+    return 0;
+}
+
+int clua_put_entries(lua_State *L, int t, lua_Integer n, clua_Buf *b, clua_PutComplex put, void *ctx) {
+    lua_Integer written = 0;
+    int in_array = 1, r;
+    int key = lua_gettop(L) + 1, value = key + 1;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        int is_int = lua_isinteger(L, key);
+        lua_Integer k = is_int ? lua_tointegerx(L, key, NULL) : 0;
+        if (in_array) {
+            if (is_int && written < n && k == written + 1) {
+                written = k;
+                if ((r = put_value(L, value, CLUA_ROLE_ELEMENT, k, b, put, ctx))) return r;
+                lua_settop(L, key);
+                continue;
+            }
+            if ((r = fill_array(L, t, written, n, b, put, ctx))) return r;
+            written = n;
+            in_array = 0;
+        }
+        if (is_int && k >= 1 && k <= n) { lua_settop(L, key); continue; }
+        if ((r = put_value(L, key, CLUA_ROLE_KEY, 0, b, put, ctx))) return r;
+        if ((r = put_value(L, value, CLUA_ROLE_FIELD, 0, b, put, ctx))) return r;
+        lua_settop(L, key);
+    }
+    if (in_array && (r = fill_array(L, t, written, n, b, put, ctx))) return r;
+    clua_buf_byte(b, T_NIL);
+    return 0;
+}
+
+static int read_varint(const unsigned char *data, size_t size, size_t *pos, unsigned long long *out) {
+    unsigned long long x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*pos >= size) return 0;
+        unsigned char c = data[(*pos)++];
+        if (shift == 63 && c > 1) return 0;
+        x |= (unsigned long long)(c & 0x7F) << shift;
+        if (!(c & 0x80)) { *out = x; return 1; }
+    }
+    return 0;
+}
+
+int clua_get_scalar(lua_State *L, const unsigned char *data, size_t size, size_t *pos) {
+    size_t p = *pos;
+    if (p >= size) return 0;
+    switch (data[p++]) {
+    case T_NIL: lua_pushnil(L); break;
+    case T_FALSE: lua_pushboolean(L, 0); break;
+    case T_TRUE: lua_pushboolean(L, 1); break;
+    case T_INT: {
+        unsigned long long z;
+        if (!read_varint(data, size, &p, &z)) return 0;
+        lua_pushinteger(L, (lua_Integer)((z >> 1) ^ (0ULL - (z & 1))));
+        break;
+    }
+    case T_FLOAT: {
+        if (size - p < 8) return 0;
+        unsigned long long bits = 0;
+        for (int i = 0; i < 8; i++) bits |= (unsigned long long)data[p + i] << (8 * i);
+        lua_Number x;
+        memcpy(&x, &bits, 8);
+        lua_pushnumber(L, x);
+        p += 8;
+        break;
+    }
+    case T_STRING: {
+        unsigned long long n;
+        if (!read_varint(data, size, &p, &n) || n > size - p) return 0;
+        lua_pushlstring(L, (const char *)data + p, (size_t)n);
+        p += (size_t)n;
+        break;
+    }
+    default: return 0;
+    }
+    *pos = p;
+    return 1;
+}
