@@ -1,4 +1,6 @@
+#define _GNU_SOURCE
 #include "clua.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,4 +162,24 @@ int clua_get_scalar(lua_State *L, const unsigned char *data, size_t size, size_t
     }
     *pos = p;
     return 1;
+}
+
+/* ---- stack room ---------------------------------------------------------- */
+
+static _Thread_local char *stack_low;  /* lowest usable address; 1 = unknown */
+
+size_t clua_stack_room(void) {
+    char here;
+    if (!stack_low) {
+        pthread_attr_t attr;
+        void *addr = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr) stack_low = (char *)addr;
+            pthread_attr_destroy(&attr);
+        }
+        if (!stack_low) stack_low = (char *)1;
+    }
+    if (stack_low == (char *)1 || &here < stack_low) return (size_t)-1;
+    return (size_t)(&here - stack_low);
 }

@@ -146,6 +146,9 @@ struct ValueDecoder {
             guard depth < ValueDecoder.maxDepth else {
                 throw .malformed("values nested more than \(ValueDecoder.maxDepth) levels deep")
             }
+            guard clua_stack_room() > ValueEncoder.stackReserve else {
+                throw LuaCodecError(.limitExceeded, "values nested \(depth) levels deep exceed this thread's stack")
+            }
             guard lua_checkstack(L, 8) != 0 else { throw .malformed("decoding needs more Lua stack than is available") }
             depth += 1
             defer { ordinals += 1 }

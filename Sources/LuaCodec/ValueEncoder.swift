@@ -26,6 +26,8 @@ import LuaKit
  */
 struct ValueEncoder {
     static let maxDepth = 1000
+    /// Thread stack kept free below the deepest codec frame, for Lua and error handling.
+    static let stackReserve = 128 << 10
 
     let state: LuaState
     let L: OpaquePointer
@@ -179,6 +181,9 @@ struct ValueEncoder {
     private mutating func beginObject(_ object: UnsafeRawPointer, _ tag: Wire.Tag, ) throws(LuaCodecError) -> Int {
         guard depth < Self.maxDepth else {
             throw LuaCodecError(.limitExceeded, "is nested more than \(Self.maxDepth) levels deep")
+        }
+        guard clua_stack_room() > Self.stackReserve else {
+            throw LuaCodecError(.limitExceeded, "is nested \(depth) levels deep, more than this thread's stack allows")
         }
         guard lua_checkstack(L, 8) != 0 else {
             throw LuaCodecError(.limitExceeded, "needs more Lua stack than is available")

@@ -119,6 +119,43 @@ struct DecodeRobustnessTests {
         #expect(Node().decodeError(badTarget).contains("not a shared object"))
     }
 
+    @Test func nestingDeeperThanTheLimit() throws {
+        // 1001 tables, each the only element of the one before.
+        var bytes = header + [0x01]
+        for _ in 0...1000 { bytes += [0x06, 0x01] }
+        bytes += [0x00, 0x00, 0x00]
+        for _ in 0...1000 { bytes += [0x00, 0x00] }
+        // On a thread with a big stack the depth limit speaks...
+        let deep = bytes
+        let message = try runOnThread { Node().decodeError(deep) }
+        #expect(message == "values nested more than 1000 levels deep")
+        // ...and on a small one the stack check does, before any overflow.
+        let small = Node().decodeError(bytes)
+        #expect(small == "values nested more than 1000 levels deep" || small.hasSuffix("exceed this thread's stack"))
+    }
+
+    @Test func upvalueCountAndKindMustMatchTheBytecode() throws {
+        let sender = Node()
+        let good = try sender.encode("local a = 1; return function() return a end")
+        // The function's bytes end with: nups=1, kind 0 (value), integer 1, end of globals.
+        #expect(Array(good.suffix(5)) == [0x01, 0x00, 0x03, 0x02, 0x00])
+        var wrongCount = good
+        wrongCount[good.count - 5] = 0x02
+        #expect(Node().decodeError(wrongCount) == "function declares 2 upvalues, its bytecode has 1")
+        var wrongKind = good
+        wrongKind[good.count - 4] = 0x07
+        #expect(Node().decodeError(wrongKind).hasPrefix("unknown upvalue kind"))
+    }
+
+    @Test func memberOfAModuleThatIsNotATable() {
+        let node = Node()
+        try! node.run("package.loaded.plainvalue = function() end")
+        let module = Array("plainvalue".utf8)
+        let field = Array("x".utf8)
+        #expect(node.decodeError(header + [0x01, 0x0B, UInt8(module.count)] + module + [UInt8(field.count)] + field)
+                == "module 'plainvalue' is not a table, so it has no field 'x'")
+    }
+
     @Test func seededMutationsNeverCrash() throws {
         // A deterministic mutation fuzzer over a few valid messages; the
         // libFuzzer target in scripts/fuzz runs the same idea for minutes.

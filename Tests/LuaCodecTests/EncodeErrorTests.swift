@@ -31,6 +31,15 @@ struct EncodeErrorTests {
         #expect(message == "argument 1: field 'file' is a userdata (FILE*) that cannot be serialized")
     }
 
+    @Test func userdataWithoutATypeName() throws {
+        let node = Node()
+        _ = lua_newuserdatauv(node.state.pointer, 8, 0)
+        #expect(throws: LuaCodecError(.unsupportedValue, "value is a userdata that cannot be serialized")) {
+            try node.codec.encode(valueAt: -1)
+        }
+        node.state.pop()
+    }
+
     @Test func unnamedCFunction() throws {
         let node = Node()
         let message = try node.encodeError(#"return string.gmatch("a b", "%a")"#)
@@ -71,8 +80,11 @@ struct EncodeErrorTests {
 
     @Test func tooDeep() throws {
         let node = Node()
-        let message = try node.encodeError("local t = {} ; local root = t; for i = 1, 1100 do t.n = {}; t = t.n end; return root")
+        let code = "local t = {} ; local root = t; for i = 1, 1100 do t.n = {}; t = t.n end; return root"
+        let message = try runOnThread { try Node().encodeError(code) }
         #expect(message.hasSuffix("is nested more than 1000 levels deep"))
+        let small = try node.encodeError(code)
+        #expect(small.hasSuffix("is nested more than 1000 levels deep") || small.hasSuffix("more than this thread's stack allows"))
     }
 
     @Test func rootLabel() throws {

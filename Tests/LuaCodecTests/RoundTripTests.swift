@@ -262,13 +262,14 @@ struct RoundTripTests {
     }
 }
 
-/// Runs `body` on a new thread with an 8 MB stack and waits for its result.
+/// Runs `body` on a new thread with a 32 MB stack (debug builds use ~8 KB per
+/// codec nesting level) and waits for its result.
 func runOnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
     let box = ResultBox<T>()
     let thread = Thread {
         box.set(Result { try body() })
     }
-    thread.stackSize = 8 << 20
+    thread.stackSize = 32 << 20
     thread.start()
     return try box.wait().get()
 }

@@ -129,4 +129,10 @@ int clua_put_entries(lua_State *L, int t, lua_Integer n, clua_Buf *b, clua_PutCo
  * or a malformed scalar, which the caller reports). [-0, +(0|1), m] */
 int clua_get_scalar(lua_State *L, const unsigned char *data, size_t size, size_t *pos);
 
+/* Bytes of C stack left below the caller on this thread (the thread's stack
+ * bounds are looked up once per thread). Recursive walks over untrusted
+ * input check it so that deep nesting is an error, never a stack overflow,
+ * whatever stack size the calling thread has. */
+size_t clua_stack_room(void);
+
 #endif
