@@ -169,7 +169,8 @@ int clua_get_scalar(lua_State *L, const unsigned char *data, size_t size, size_t
 static _Thread_local char *stack_low;  /* lowest usable address; 1 = unknown */
 
 size_t clua_stack_room(void) {
-    char here;
+    /* The frame address, not a local's: sanitizers move locals to a fake stack. */
+    char *here = (char *)__builtin_frame_address(0);
     if (!stack_low) {
         pthread_attr_t attr;
         void *addr = NULL;
@@ -180,6 +181,6 @@ size_t clua_stack_room(void) {
         }
         if (!stack_low) stack_low = (char *)1;
     }
-    if (stack_low == (char *)1 || &here < stack_low) return (size_t)-1;
-    return (size_t)(&here - stack_low);
+    if (stack_low == (char *)1 || here < stack_low) return (size_t)-1;
+    return (size_t)(here - stack_low);
 }
