@@ -51,12 +51,10 @@ struct ValueEncoder {
     private var depth = 0
     /// How many functions were dumped and scanned (cache misses), for tests and benchmarks.
     private(set) var functionDumps = 0
-    /// Absolute stack slots of registry tables pushed for this call (0 = not yet).
+    /// Absolute stack slot of the names table, pushed once per call that has
+    /// a composite root (0 = not pushed). Tables needed only by functions and
+    /// metatables are fetched from the registry where they are used.
     private var namesSlot: Int32 = 0
-    private var pristineSlot: Int32 = 0
-    private var cacheSlot: Int32 = 0
-    private var extensionSlot: Int32 = 0
-    private var globalsSlot: Int32 = 0
 
     init(state: LuaState, tables: CodecTables, extensions: ExtensionTable) {
         self.state = state
@@ -91,7 +89,10 @@ struct ValueEncoder {
         clua_buf_byte(buffer, Wire.version)
         clua_buf_varint(buffer, UInt64(count))
         for i in 0..<count where lua_type(L, first + i) >= LUA_TTABLE {
-            try pushWorkingTables()
+            guard lua_checkstack(L, 16) != 0 else {
+                throw LuaCodecError(.limitExceeded, "cannot be encoded: the Lua stack is full")
+            }
+            namesSlot = pushRegistry(tables.names)
             break
         }
         for i in 0..<count {
@@ -120,10 +121,6 @@ struct ValueEncoder {
         shippedGlobals.removeAll()
         depth = 0
         namesSlot = 0
-        pristineSlot = 0
-        cacheSlot = 0
-        extensionSlot = 0
-        globalsSlot = 0
     }
 
     // MARK: values
@@ -169,7 +166,7 @@ struct ValueEncoder {
     }
 
     /// A back-reference if the object was written before in this message.
-    private mutating func writeIfSeen(_ object: UnsafeRawPointer, ) -> Bool {
+    private mutating func writeIfSeen(_ object: UnsafeRawPointer) -> Bool {
         guard let ordinal = identity[object] else { return false }
         buffer.pointee.data[objectOffsets[ordinal]] |= Wire.sharedFlag
         clua_buf_byte(buffer, Wire.Tag.ref.rawValue)
@@ -178,7 +175,7 @@ struct ValueEncoder {
     }
 
     /// Starts a new object: records its ordinal and the offset of its tag.
-    private mutating func beginObject(_ object: UnsafeRawPointer, _ tag: Wire.Tag, ) throws(LuaCodecError) -> Int {
+    private mutating func beginObject(_ object: UnsafeRawPointer, _ tag: Wire.Tag) throws(LuaCodecError) -> Int {
         guard depth < Self.maxDepth else {
             throw LuaCodecError(.limitExceeded, "is nested more than \(Self.maxDepth) levels deep")
         }
@@ -196,7 +193,7 @@ struct ValueEncoder {
     }
 
     /// Writes a standard-library value or module member by name, if it is one.
-    private mutating func writeIfNamed(_ index: Int32, ) -> Bool {
+    private mutating func writeIfNamed(_ index: Int32) -> Bool {
         lua_pushvalue(L, index)
         guard lua_rawget(L, namesSlot) == LUA_TSTRING else {
             clua_pop(L, 1)
@@ -224,11 +221,13 @@ struct ValueEncoder {
 
     /// Writes the value as an extension if its metatable is registered; the
     /// metatable must be on top of the stack (it is left there).
-    private mutating func writeIfExtension(_ index: Int32, ) throws(LuaCodecError) -> Bool {
-        lua_pushvalue(L, -1)
-        let isKind = lua_rawget(L, extensionSlot) == LUA_TNUMBER
+    private mutating func writeIfExtension(_ index: Int32) throws(LuaCodecError) -> Bool {
+        let metatable = lua_gettop(L)
+        let extensionMetatables = pushRegistry(tables.extensionMetatables)
+        lua_pushvalue(L, metatable)
+        let isKind = lua_rawget(L, extensionMetatables) == LUA_TNUMBER
         let kind = clua_tointeger(L, -1)
-        clua_pop(L, 1)
+        clua_pop(L, 2)
         guard isKind, let codecExtension = extensions.byKind[Int(kind) & 0xFF] else { return false }
         var payload: [UInt8] = []
         let top = lua_gettop(L)
@@ -240,7 +239,7 @@ struct ValueEncoder {
         return true
     }
 
-    private mutating func table(_ index: Int32, ) throws(LuaCodecError) {
+    private mutating func table(_ index: Int32) throws(LuaCodecError) {
         let object = lua_topointer(L, index)!
         if writeIfSeen(object) || writeIfNamed(index) { return }
         let hasMetatable = lua_getmetatable(L, index) != 0
@@ -283,7 +282,7 @@ struct ValueEncoder {
         return .index(String(cString: lua_typename(L, lua_type(L, keyIndex))))
     }
 
-    private mutating func userdata(_ index: Int32, ) throws(LuaCodecError) {
+    private mutating func userdata(_ index: Int32) throws(LuaCodecError) {
         if writeIfNamed(index) { return }
         if lua_getmetatable(L, index) != 0 {
             if try writeIfExtension(index) { clua_pop(L, 1); return }
@@ -297,7 +296,7 @@ struct ValueEncoder {
 
     // MARK: functions
 
-    private mutating func function(_ index: Int32, ) throws(LuaCodecError) {
+    private mutating func function(_ index: Int32) throws(LuaCodecError) {
         let object = lua_topointer(L, index)!
         if writeIfSeen(object) || writeIfNamed(index) { return }
         if lua_iscfunction(L, index) != 0 {
@@ -355,7 +354,11 @@ struct ValueEncoder {
     /// Writes `(name, value)` for each global the function reads that the
     /// script defined: present, and not the pristine standard-library value.
     /// Each name is shipped once per message.
-    private mutating func shipGlobals(of function: Int32, record: Int32, ) throws(LuaCodecError) {
+    private mutating func shipGlobals(of function: Int32, record: Int32) throws(LuaCodecError) {
+        clua_pushglobaltable(L)
+        let globalsSlot = lua_gettop(L)
+        let pristineSlot = pushRegistry(tables.pristine)
+        defer { lua_settop(L, globalsSlot - 1) }
         var i: lua_Integer = 3
         while lua_rawgeti(L, record, i) == LUA_TSTRING {
             let nameIndex = lua_gettop(L)
@@ -384,16 +387,22 @@ struct ValueEncoder {
             }
             clua_pop(L, 2)
         }
-        clua_pop(L, 1)
     }
 
     /// Pushes the function's cache record, filling it on first use; returns its index.
     private mutating func cachedRecord(_ function: Int32) throws(LuaCodecError) -> Int32 {
+        let cache = pushRegistry(tables.functionCache)
         lua_pushvalue(L, function)
-        if lua_rawget(L, cacheSlot) == LUA_TTABLE { return lua_gettop(L) }
+        if lua_rawget(L, cache) == LUA_TTABLE {
+            lua_rotate(L, cache, 1)  // keep the record, drop the cache
+            clua_pop(L, 1)
+            return lua_gettop(L)
+        }
         clua_pop(L, 1)
         functionDumps += 1
-        try FunctionRecord.fill(state: state, function: function, cache: cacheSlot)
+        try FunctionRecord.fill(state: state, function: function, cache: cache)
+        lua_rotate(L, cache, 1)
+        clua_pop(L, 1)
         return lua_gettop(L)
     }
 
@@ -402,20 +411,6 @@ struct ValueEncoder {
         var buffer = [CChar](repeating: 0, count: 256)
         clua_funcwhere(L, index, &buffer, buffer.count)
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// Pushes the registry tables that composite values need, once per call.
-    /// They sit below everything the walk pushes, so the walk stays balanced.
-    private mutating func pushWorkingTables() throws(LuaCodecError) {
-        guard lua_checkstack(L, 16) != 0 else {
-            throw LuaCodecError(.limitExceeded, "cannot be encoded: the Lua stack is full")
-        }
-        namesSlot = pushRegistry(tables.names)
-        pristineSlot = pushRegistry(tables.pristine)
-        cacheSlot = pushRegistry(tables.functionCache)
-        extensionSlot = pushRegistry(tables.extensionMetatables)
-        clua_pushglobaltable(L)
-        globalsSlot = lua_gettop(L)
     }
 
     private func prefixed(_ bytes: UnsafeRawBufferPointer) {
