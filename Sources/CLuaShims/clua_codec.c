@@ -116,7 +116,7 @@ int clua_put_entries(lua_State *L, int t, lua_Integer n, clua_Buf *b, clua_PutCo
     return 0;
 }
 
-static int read_varint(const unsigned char *data, size_t size, size_t *pos, unsigned long long *out) {
+static inline int read_varint(const unsigned char *data, size_t size, size_t *pos, unsigned long long *out) {
     unsigned long long x = 0;
     for (int shift = 0; shift < 64; shift += 7) {
         if (*pos >= size) return 0;
@@ -137,7 +137,8 @@ int clua_get_scalar(lua_State *L, const unsigned char *data, size_t size, size_t
     case T_TRUE: lua_pushboolean(L, 1); break;
     case T_INT: {
         unsigned long long z;
-        if (!read_varint(data, size, &p, &z)) return 0;
+        if (p < size && data[p] < 0x80) z = data[p++];  /* one-byte varint */
+        else if (!read_varint(data, size, &p, &z)) return 0;
         lua_pushinteger(L, (lua_Integer)((z >> 1) ^ (0ULL - (z & 1))));
         break;
     }
@@ -162,6 +163,29 @@ int clua_get_scalar(lua_State *L, const unsigned char *data, size_t size, size_t
     }
     *pos = p;
     return 1;
+}
+
+lua_Integer clua_get_array(lua_State *L, int t, lua_Integer from, lua_Integer to,
+                           const unsigned char *data, size_t size, size_t *pos) {
+    for (lua_Integer i = from; i <= to; i++) {
+        if (!clua_get_scalar(L, data, size, pos)) return i;
+        lua_rawseti(L, t, i);
+    }
+    return to + 1;
+}
+
+int clua_get_pairs(lua_State *L, int t, const unsigned char *data, size_t size, size_t *pos) {
+    for (;;) {
+        if (*pos < size && data[*pos] == T_NIL) { (*pos)++; return CLUA_PAIRS_DONE; }
+        size_t start = *pos;
+        if (!clua_get_scalar(L, data, size, pos)) return CLUA_PAIRS_KEY;
+        if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+            lua_Number k = lua_tonumberx(L, -1, NULL);
+            if (k != k) { lua_settop(L, -2); *pos = start; return CLUA_PAIRS_NAN_KEY; }
+        }
+        if (!clua_get_scalar(L, data, size, pos)) return CLUA_PAIRS_VALUE;
+        lua_rawset(L, t);
+    }
 }
 
 /* ---- stack room ---------------------------------------------------------- */

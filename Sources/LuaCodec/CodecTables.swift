@@ -20,6 +20,13 @@ struct CodecTables {
     let environmentMeta: Int32
     /// The pristine `require`.
     let require: Int32
+    /// Scratch slots of one decode: its table of shared objects and its
+    /// environment, set on first use and cleared when the decode ends.
+    let sharedScratch: Int32
+    let environmentScratch: Int32
+    /// Scratch slot of one decode: { table1, metatable1, table2, ... } to be
+    /// joined once the whole message has been validated.
+    let metatableScratch: Int32
 
     /// Runs the setup chunk on `state` and pins its tables in the registry.
     init(installingInto state: LuaState) throws(LuaError) {
@@ -41,6 +48,12 @@ struct CodecTables {
         self.extensionMetatables = extensionMetatables
         self.environmentMeta = environmentMeta
         self.require = require
+        lua_pushboolean(L, 0)
+        sharedScratch = luaL_ref(L, CLUA_REGISTRYINDEX)
+        lua_pushboolean(L, 0)
+        environmentScratch = luaL_ref(L, CLUA_REGISTRYINDEX)
+        lua_pushboolean(L, 0)
+        metatableScratch = luaL_ref(L, CLUA_REGISTRYINDEX)
     }
 
     /// Builds the name maps from the pristine globals (standard library to

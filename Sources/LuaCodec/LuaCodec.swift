@@ -51,6 +51,16 @@ public final class LuaCodec {
         try encode(valuesAt: index, count: 1, label: label)
     }
 
+    /// Whether received metatables may carry a `__gc` finalizer (the default,
+    /// like `__del__` under cloudpickle). A finalizer runs received code when
+    /// the object is collected, without anyone calling it; set this to false
+    /// to refuse such messages, e.g. when decoding data from an untrusted
+    /// source. Finalizers of a message that fails to decode never register.
+    public var acceptsFinalizers: Bool {
+        get { decoder.acceptsFinalizers }
+        set { decoder.acceptsFinalizers = newValue }
+    }
+
     /// How many distinct functions this codec has dumped; a function encoded
     /// again is served from its cache and does not count.
     public var functionDumps: Int { encoder.functionDumps }

@@ -18,8 +18,15 @@ import LuaKit
  * Scalars are read by clua_get_scalar (C) when they are well-formed; any
  * other tag, and malformed scalars, take the Swift path, which reports.
  *
- * Working slots: stack index 1 holds the table of shared objects (ordinal ->
- * object) and index 2 the message's environment, both created on first use.
+ * Metatables are set only after the whole message has been read and
+ * validated: setting one with `__gc` registers a finalizer, which would let
+ * a message that is then rejected run code at the next collection; and a
+ * metatable still being filled (a cycle) is complete by then.
+ *
+ * Scratch: the pending metatables, the table of shared objects (ordinal -> object) and the message's
+ * environment live in two registry slots, created on first use and cleared
+ * when the decode ends, so a message without them pays nothing. Decoding is
+ * therefore not reentrant (checked).
  */
 struct ValueDecoder {
     static let maxDepth = ValueEncoder.maxDepth
@@ -37,11 +44,23 @@ struct ValueDecoder {
     }
 
     /// Pushes the values of one message; returns how many.
+    private var decoding = false
+    /// See `LuaCodec.acceptsFinalizers`.
+    var acceptsFinalizers = true
+
     mutating func decode(_ bytes: UnsafeRawBufferPointer) throws(LuaCodecError) -> Int32 {
+        precondition(!decoding, "LuaCodec.decode called from inside a decode (an extension?)")
+        decoding = true
+        defer { decoding = false }
         var run = Run(decoder: self, reader: ByteReader(bytes))
         let base = lua_gettop(L)
         let status = withUnsafeMutablePointer(to: &run) { pointer in
             clua_protect(L, ValueDecoder.decodeBody, pointer, 0, CLUA_MULTRET)
+        }
+        for (used, slot) in [(run.hasShared, tables.sharedScratch), (run.hasEnvironment, tables.environmentScratch),
+                             (run.pendingMetatables > 0, tables.metatableScratch)] where used {
+            lua_pushboolean(L, 0)  // the slot exists: no allocation
+            lua_rawseti(L, CLUA_REGISTRYINDEX, lua_Integer(slot))
         }
         guard status == LUA_OK else {
             let message = state.describe(at: -1)
@@ -72,8 +91,8 @@ struct ValueDecoder {
         var depth = 0
         var hasShared = false
         var hasEnvironment = false
-        let sharedSlot: Int32 = 1
-        let environmentSlot: Int32 = 2
+        /// Number of (table, metatable) pairs waiting in the metatable scratch slot.
+        var pendingMetatables = 0
 
         init(decoder: ValueDecoder, reader: ByteReader) {
             self.decoder = decoder
@@ -90,12 +109,9 @@ struct ValueDecoder {
             }
             let count = try reader.count(what: "value count")
             guard lua_checkstack(L, Int32(count) + 8) != 0 else { throw .malformed("message has too many values (\(count))") }
-            lua_pushnil(L)  // shared objects
-            lua_pushnil(L)  // environment
             for _ in 0..<count { try value() }
             guard reader.isAtEnd else { throw .malformed("\(reader.remaining) trailing bytes after the message") }
-            lua_rotate(L, 1, -2)
-            clua_pop(L, 2)
+            try setPendingMetatables()
             return Int32(count)
         }
 
@@ -133,6 +149,16 @@ struct ValueDecoder {
             }
         }
 
+        /// Runs a C scalar loop over the unread bytes and advances past what it consumed.
+        /// Only called after a tag was read, so the buffer is not empty.
+        private mutating func withScalars<R>(_ body: (UnsafePointer<UInt8>, Int, inout Int) -> R) -> R {
+            let base = reader.buffer.baseAddress!
+            var position = reader.position
+            let result = body(base.assumingMemoryBound(to: UInt8.self), reader.buffer.count, &position)
+            reader.skip(to: position)
+            return result
+        }
+
         private func pushString(_ bytes: UnsafeRawBufferPointer) {
             if let base = bytes.baseAddress, bytes.count > 0 {
                 lua_pushlstring(L, base.assumingMemoryBound(to: CChar.self), bytes.count)
@@ -157,13 +183,16 @@ struct ValueDecoder {
 
         /// Remembers the object on top of the stack as `ordinal`.
         private mutating func remember(_ ordinal: Int) {
+            let slot = lua_Integer(decoder.tables.sharedScratch)
             if !hasShared {
                 lua_createtable(L, 0, 4)
-                clua_replace(L, sharedSlot)
+                lua_rawseti(L, CLUA_REGISTRYINDEX, slot)
                 hasShared = true
             }
-            lua_pushvalue(L, -1)
-            lua_rawseti(L, sharedSlot, lua_Integer(ordinal))
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, slot)
+            lua_pushvalue(L, -2)
+            lua_rawseti(L, -2, lua_Integer(ordinal))
+            clua_pop(L, 1)
         }
 
         private mutating func table(shared: Bool) throws(LuaCodecError) {
@@ -172,31 +201,46 @@ struct ValueDecoder {
             lua_createtable(L, Int32(clamping: count), 0)
             let table = lua_gettop(L)
             if shared { remember(ordinal) }
-            if count > 0 {
-                for i in 1...count {
-                    try value()
-                    lua_rawseti(L, table, lua_Integer(i))
+            let L = self.L
+            var next: lua_Integer = 1
+            while next <= count {
+                let from = next
+                next = withScalars { data, size, position in
+                    clua_get_array(L, table, from, lua_Integer(count), data, size, &position)
                 }
+                guard next <= count else { break }
+                try value()
+                lua_rawseti(L, table, next)
+                next += 1
             }
-            while true {
-                guard let next = reader.peek() else { throw .malformed("truncated table at byte \(reader.position)") }
-                if next == Wire.Tag.nil.rawValue {
-                    _ = try reader.byte()
-                    break
-                }
+            pairs: while true {
                 let keyAt = reader.position
-                try value()
-                if lua_type(L, -1) == LUA_TNUMBER && clua_isinteger(L, -1) == 0 && clua_tonumber(L, -1).isNaN {
-                    throw .malformed("table key is NaN at byte \(keyAt)")
+                let status = withScalars { data, size, position in
+                    clua_get_pairs(L, table, data, size, &position)
                 }
-                try value()
+                switch status {
+                case CLUA_PAIRS_DONE:
+                    break pairs
+                case CLUA_PAIRS_NAN_KEY:
+                    throw .malformed("table key is NaN at byte \(keyAt)")
+                case CLUA_PAIRS_KEY:
+                    guard let next = reader.peek() else { throw .malformed("truncated table at byte \(reader.position)") }
+                    if next == Wire.Tag.nil.rawValue { throw .malformed("malformed table at byte \(reader.position)") }
+                    try value()
+                    if lua_type(L, -1) == LUA_TNUMBER && clua_isinteger(L, -1) == 0 && clua_tonumber(L, -1).isNaN {
+                        throw .malformed("table key is NaN at byte \(reader.position)")
+                    }
+                    try value()
+                default:  // CLUA_PAIRS_VALUE: the key is on the stack
+                    try value()
+                }
                 lua_rawset(L, table)
             }
             let metaAt = reader.position
             try value()
             switch lua_type(L, -1) {
             case LUA_TNIL: clua_pop(L, 1)
-            case LUA_TTABLE: lua_setmetatable(L, table)
+            case LUA_TTABLE: deferMetatable(of: table)
             default: throw .malformed("metatable is not a table at byte \(metaAt)")
             }
             depth -= 1
@@ -257,6 +301,47 @@ struct ValueDecoder {
             depth -= 1
         }
 
+        /// Records (table, metatable on top of the stack) to be joined by
+        /// `setPendingMetatables`; pops the metatable.
+        private mutating func deferMetatable(of table: Int32) {
+            let slot = lua_Integer(decoder.tables.metatableScratch)
+            if pendingMetatables == 0 {
+                lua_createtable(L, 8, 0)
+                lua_rawseti(L, CLUA_REGISTRYINDEX, slot)
+            }
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, slot)
+            lua_pushvalue(L, table)
+            lua_rawseti(L, -2, lua_Integer(2 * pendingMetatables + 1))
+            lua_rotate(L, -2, 1)  // metatable on top, list below
+            lua_rawseti(L, -2, lua_Integer(2 * pendingMetatables + 2))
+            clua_pop(L, 1)
+            pendingMetatables += 1
+        }
+
+        /// Sets every deferred metatable, in the order they were read; when
+        /// finalizers are refused, first checks that none has `__gc`.
+        private func setPendingMetatables() throws(LuaCodecError) {
+            guard pendingMetatables > 0 else { return }
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.metatableScratch))
+            if !decoder.acceptsFinalizers {
+                for i in 0..<pendingMetatables {
+                    lua_rawgeti(L, -1, lua_Integer(2 * i + 2))
+                    lua_pushstring(L, "__gc")
+                    if lua_rawget(L, -2) != LUA_TNIL {
+                        throw .unavailable("a metatable has a __gc finalizer, which this codec refuses")
+                    }
+                    clua_pop(L, 2)
+                }
+            }
+            for i in 0..<pendingMetatables {
+                lua_rawgeti(L, -1, lua_Integer(2 * i + 1))
+                lua_rawgeti(L, -2, lua_Integer(2 * i + 2))
+                lua_setmetatable(L, -2)
+                clua_pop(L, 1)
+            }
+            clua_pop(L, 1)
+        }
+
         /// Pushes the message's environment: a table whose `_G` is itself and
         /// whose metatable falls back to the receiver's globals.
         private mutating func pushEnvironment() {
@@ -267,16 +352,22 @@ struct ValueDecoder {
                 lua_pushstring(L, "_G")
                 lua_pushvalue(L, -2)
                 lua_rawset(L, -3)
-                clua_replace(L, environmentSlot)
+                lua_rawseti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.environmentScratch))
                 hasEnvironment = true
             }
-            lua_pushvalue(L, environmentSlot)
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.environmentScratch))
         }
 
         private mutating func pushShared(_ ordinal: UInt64, at: Int) throws(LuaCodecError) {
-            guard hasShared, ordinal < UInt64(ordinals),
-                  lua_rawgeti(L, sharedSlot, lua_Integer(ordinal)) != LUA_TNIL else {
-                if hasShared { clua_pop(L, 1) }
+            guard hasShared, ordinal < UInt64(ordinals) else {
+                throw .malformed("reference at byte \(at) to object \(ordinal), which is not a shared object before it")
+            }
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.sharedScratch))
+            let found = lua_rawgeti(L, -1, lua_Integer(ordinal)) != LUA_TNIL
+            lua_rotate(L, -2, 1)
+            clua_pop(L, 1)
+            guard found else {
+                clua_pop(L, 1)
                 throw .malformed("reference at byte \(at) to object \(ordinal), which is not a shared object before it")
             }
         }

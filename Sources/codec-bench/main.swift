@@ -67,6 +67,11 @@ try row("small integer encode+decode") { try roundTrip(iterations: 1_000_000) }
 sender.pop()
 try withGlobal("small_table") {
     try row("10-element table encode+decode") { try roundTrip(iterations: 300_000) }
+    try row("10-element table encode") { try measure(iterations: 300_000) { _ = try senderCodec.encode(valueAt: -1) } }
+    let bytes = try senderCodec.encode(valueAt: -1)
+    try row("10-element table decode") {
+        try measure(iterations: 300_000) { receiver.pop(try receiverCodec.decode(bytes)) }
+    }
 }
 try withGlobal("big_array") {
     try row("100,000-number array encode+decode") { try roundTrip(iterations: 50) }

@@ -203,3 +203,90 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Finalizers (__gc) in received metatables")
+struct FinalizerTests {
+    /// Counts finalizer runs on the receiver through a standard-library table.
+    static let counting = """
+        local function count() package.loaded.__finalized = (package.loaded.__finalized or 0) + 1 end
+        """
+
+    func finalized(_ node: Node) throws -> Int64 {
+        try node.run("collectgarbage(); collectgarbage()")
+        let n = try node.run("return package.loaded.__finalized or 0")
+        defer { node.state.pop(n) }
+        return node.state.toInteger(at: -1) ?? -1
+    }
+
+    @Test func aRejectedMessageRegistersNoFinalizer() throws {
+        let sender = Node()
+        let valid = try sender.encode(Self.counting + "\nreturn setmetatable({}, { __gc = count })")
+        let receiver = Node()
+        // Found by the fuzzer: a trailing byte makes the message invalid only
+        // after the table and its metatable were read.
+        _ = receiver.decodeError(valid + [0xFF])
+        #expect(try finalized(receiver) == 0, "nothing from a rejected message may run")
+        try receiver.receive(valid)
+        try receiver.run("received = nil")
+        #expect(try finalized(receiver) == 1, "a valid object keeps its finalizer, like __del__ under cloudpickle")
+    }
+
+    @Test func aMetatableCompletedLaterInTheMessageStillRegistersItsFinalizer() throws {
+        let sender = Node()
+        let bytes = try sender.encode(Self.counting + "\n" + """
+            local A = {}
+            for i = 1, 20 do A["pad" .. i] = i end   -- spread A's keys over its hash part
+            A.child = setmetatable({}, A)
+            A.__gc = count
+            return A
+            """)
+        let receiver = Node()
+        try receiver.receive(bytes)
+        try receiver.run("assert(getmetatable(received[1].child) == received[1]); received = nil")
+        #expect(try finalized(receiver) == 1, "the child's finalizer, whatever the key order")
+    }
+}
+
+extension FinalizerTests {
+    @Test func finalizersCanBeRefused() throws {
+        let sender = Node()
+        let bytes = try sender.encode(Self.counting + "\nreturn { setmetatable({}, { __gc = count }) }")
+        let receiver = Node()
+        receiver.codec.acceptsFinalizers = false
+        #expect(receiver.decodeError(bytes) == "a metatable has a __gc finalizer, which this codec refuses")
+        #expect(try finalized(receiver) == 0)
+        try receiver.receive(try sender.encode("return setmetatable({}, { __index = {} })"))
+    }
+
+    @Test func fuzzReproducersAreRejectedOrHarmless() throws {
+        let directory = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/fuzz/repro")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".bin") }
+        #expect(files.count >= 3)
+        let outcomes = try files.sorted().map { name -> String in
+            let bytes = [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
+            let deep = try runOnThread { () -> String in
+                let node = Node()
+                node.codec.acceptsFinalizers = false
+                let base = node.state.top
+                defer { node.state.top = base }
+                do {
+                    try node.codec.decode(bytes)
+                    try node.run("collectgarbage()")
+                    return "decoded"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            return "\(name): \(deep)"
+        }
+        #expect(outcomes == [
+            "deep-tables-999.bin: decoded",
+            "gc-finalizer-bad-bytecode.bin: a metatable has a __gc finalizer, which this codec refuses",
+            "gc-finalizer-os-exit.bin: a metatable has a __gc finalizer, which this codec refuses",
+        ])
+    }
+}
+
+import Foundation

@@ -79,4 +79,4 @@ echo "== fuzzing for ${SECONDS_TO_RUN}s (seeds $CORPUS, new inputs $WORK_CORPUS,
 # stdin from /dev/null: decoded values can name stdlib functions that read it.
 exec "$BIN" "$WORK_CORPUS" "$CORPUS" \
     -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 -max_len=4096 \
-    -timeout=10 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/" "$@" </dev/null
+    -dict="$HERE/codec.dict" -timeout=10 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/" "$@" </dev/null

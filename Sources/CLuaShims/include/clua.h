@@ -129,6 +129,20 @@ int clua_put_entries(lua_State *L, int t, lua_Integer n, clua_Buf *b, clua_PutCo
  * or a malformed scalar, which the caller reports). [-0, +(0|1), m] */
 int clua_get_scalar(lua_State *L, const unsigned char *data, size_t size, size_t *pos);
 
+/* Decodes elements from..to of the table at absolute index t while they are
+ * well-formed scalars; returns the first index not done (to + 1 when all
+ * were). [-0, +0, m] */
+lua_Integer clua_get_array(lua_State *L, int t, lua_Integer from, lua_Integer to,
+                           const unsigned char *data, size_t size, size_t *pos);
+
+/* Decodes (key value) pairs into the table at t while both are scalars.
+ * Returns DONE after consuming the terminating nil, KEY when the next key
+ * is not a scalar (nothing pushed), VALUE when the key was pushed but its
+ * value is not a scalar, NAN_KEY when the key is NaN (*pos at that key).
+ * [-0, +(0|1), m] */
+enum : int { CLUA_PAIRS_DONE = 0, CLUA_PAIRS_KEY = 1, CLUA_PAIRS_VALUE = 2, CLUA_PAIRS_NAN_KEY = 3 };
+int clua_get_pairs(lua_State *L, int t, const unsigned char *data, size_t size, size_t *pos);
+
 /* Bytes of C stack left below the caller on this thread (the thread's stack
  * bounds are looked up once per thread). Recursive walks over untrusted
  * input check it so that deep nesting is an error, never a stack overflow,
