@@ -190,7 +190,7 @@ int clua_get_pairs(lua_State *L, int t, const unsigned char *data, size_t size, 
 
 /* ---- stack room ---------------------------------------------------------- */
 
-static _Thread_local char *stack_low;  /* lowest usable address; 1 = unknown */
+static _Thread_local char *stack_low __attribute__((tls_model("initial-exec")));  /* lowest usable address; 1 = unknown */
 
 size_t clua_stack_room(void) {
     /* The frame address, not a local's: sanitizers move locals to a fake stack. */

@@ -57,17 +57,21 @@ struct ValueDecoder {
         let status = withUnsafeMutablePointer(to: &run) { pointer in
             clua_protect(L, ValueDecoder.decodeBody, pointer, 0, CLUA_MULTRET)
         }
-        for (used, slot) in [(run.hasShared, tables.sharedScratch), (run.hasEnvironment, tables.environmentScratch),
-                             (run.pendingMetatables > 0, tables.metatableScratch)] where used {
-            lua_pushboolean(L, 0)  // the slot exists: no allocation
-            lua_rawseti(L, CLUA_REGISTRYINDEX, lua_Integer(slot))
-        }
+        if run.hasShared { clearScratch(tables.sharedScratch) }
+        if run.hasEnvironment { clearScratch(tables.environmentScratch) }
+        if run.pendingMetatables > 0 { clearScratch(tables.metatableScratch) }
         guard status == LUA_OK else {
             let message = state.describe(at: -1)
             lua_settop(L, base)
             throw run.error ?? LuaCodecError(.malformed, "could not be decoded: \(message)")
         }
         return lua_gettop(L) - base
+    }
+
+    /// Releases what a scratch slot held; the slot exists, so this does not allocate.
+    private func clearScratch(_ slot: Int32) {
+        lua_pushboolean(L, 0)
+        lua_rawseti(L, CLUA_REGISTRYINDEX, lua_Integer(slot))
     }
 
     private static let decodeBody: clua_Body = { _, raw in
@@ -83,8 +87,12 @@ struct ValueDecoder {
 
     /// The state of one `decode` call.
     private struct Run {
-        let decoder: ValueDecoder
-        var L: OpaquePointer { decoder.L }
+        /// The decoder outlives the run (it waits for it), so no reference counting.
+        unowned(unsafe) let state: LuaState
+        unowned(unsafe) let extensions: ExtensionTable
+        let tables: CodecTables
+        let acceptsFinalizers: Bool
+        let L: OpaquePointer
         var reader: ByteReader
         var error: LuaCodecError?
         var ordinals = 0
@@ -95,7 +103,11 @@ struct ValueDecoder {
         var pendingMetatables = 0
 
         init(decoder: ValueDecoder, reader: ByteReader) {
-            self.decoder = decoder
+            state = decoder.state
+            extensions = decoder.extensions
+            tables = decoder.tables
+            acceptsFinalizers = decoder.acceptsFinalizers
+            L = decoder.L
             self.reader = reader
         }
 
@@ -183,7 +195,7 @@ struct ValueDecoder {
 
         /// Remembers the object on top of the stack as `ordinal`.
         private mutating func remember(_ ordinal: Int) {
-            let slot = lua_Integer(decoder.tables.sharedScratch)
+            let slot = lua_Integer(tables.sharedScratch)
             if !hasShared {
                 lua_createtable(L, 0, 4)
                 lua_rawseti(L, CLUA_REGISTRYINDEX, slot)
@@ -252,7 +264,7 @@ struct ValueDecoder {
             let upvalueCount = try BytecodeChunk.validate(code)
             let status = luaL_loadbufferx(L, code.baseAddress!.assumingMemoryBound(to: CChar.self), code.count, "=?", "b")
             guard status == LUA_OK else {
-                throw .malformed("bytecode rejected by Lua: \(decoder.state.describe(at: -1))")
+                throw .malformed("bytecode rejected by Lua: \(state.describe(at: -1))")
             }
             let function = lua_gettop(L)
             if shared { remember(ordinal) }
@@ -304,7 +316,7 @@ struct ValueDecoder {
         /// Records (table, metatable on top of the stack) to be joined by
         /// `setPendingMetatables`; pops the metatable.
         private mutating func deferMetatable(of table: Int32) {
-            let slot = lua_Integer(decoder.tables.metatableScratch)
+            let slot = lua_Integer(tables.metatableScratch)
             if pendingMetatables == 0 {
                 lua_createtable(L, 8, 0)
                 lua_rawseti(L, CLUA_REGISTRYINDEX, slot)
@@ -322,8 +334,8 @@ struct ValueDecoder {
         /// finalizers are refused, first checks that none has `__gc`.
         private func setPendingMetatables() throws(LuaCodecError) {
             guard pendingMetatables > 0 else { return }
-            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.metatableScratch))
-            if !decoder.acceptsFinalizers {
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(tables.metatableScratch))
+            if !acceptsFinalizers {
                 for i in 0..<pendingMetatables {
                     lua_rawgeti(L, -1, lua_Integer(2 * i + 2))
                     lua_pushstring(L, "__gc")
@@ -347,22 +359,22 @@ struct ValueDecoder {
         private mutating func pushEnvironment() {
             if !hasEnvironment {
                 lua_createtable(L, 0, 4)
-                lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.environmentMeta))
+                lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(tables.environmentMeta))
                 lua_setmetatable(L, -2)
                 lua_pushstring(L, "_G")
                 lua_pushvalue(L, -2)
                 lua_rawset(L, -3)
-                lua_rawseti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.environmentScratch))
+                lua_rawseti(L, CLUA_REGISTRYINDEX, lua_Integer(tables.environmentScratch))
                 hasEnvironment = true
             }
-            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.environmentScratch))
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(tables.environmentScratch))
         }
 
         private mutating func pushShared(_ ordinal: UInt64, at: Int) throws(LuaCodecError) {
             guard hasShared, ordinal < UInt64(ordinals) else {
                 throw .malformed("reference at byte \(at) to object \(ordinal), which is not a shared object before it")
             }
-            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.sharedScratch))
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(tables.sharedScratch))
             let found = lua_rawgeti(L, -1, lua_Integer(ordinal)) != LUA_TNIL
             lua_rotate(L, -2, 1)
             clua_pop(L, 1)
@@ -378,7 +390,7 @@ struct ValueDecoder {
 
         private mutating func builtin() throws(LuaCodecError) {
             let name = try reader.lengthPrefixed(what: "name length")
-            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.byName))
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(tables.byName))
             pushString(name)
             let found = lua_rawget(L, -2) != LUA_TNIL
             lua_rotate(L, -2, 1)
@@ -392,10 +404,10 @@ struct ValueDecoder {
             let name = try reader.lengthPrefixed(what: "module name length")
             let member = field ? try reader.lengthPrefixed(what: "field name length") : nil
             let moduleName = String(decoding: name, as: UTF8.self)
-            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(decoder.tables.require))
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(tables.require))
             pushString(name)
             guard clua_pcall_traced(L, 1, 1) == LUA_OK else {
-                let message = decoder.state.describe(at: -1)
+                let message = state.describe(at: -1)
                 throw .unavailable("module '\(moduleName)' cannot be loaded here: \(message)")
             }
             guard let member else { return }
@@ -414,11 +426,11 @@ struct ValueDecoder {
         private mutating func extensionValue() throws(LuaCodecError) {
             let kind = try reader.byte()
             let payload = try reader.lengthPrefixed(what: "extension payload length")
-            guard let codecExtension = decoder.extensions.byKind[Int(kind)] else {
+            guard let codecExtension = extensions.byKind[Int(kind)] else {
                 throw .unavailable("extension kind \(kind) is not registered with this codec")
             }
             let top = lua_gettop(L)
-            try codecExtension.decode(decoder.state, payload: payload)
+            try codecExtension.decode(state, payload: payload)
             guard lua_gettop(L) == top + 1 else {
                 throw .malformed("extension kind \(kind) pushed \(lua_gettop(L) - top) values instead of 1")
             }

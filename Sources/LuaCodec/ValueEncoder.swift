@@ -42,8 +42,10 @@ struct ValueEncoder {
 
     /// object -> ordinal
     private var identity = PointerMap<Int>()
-    /// ordinal -> offset of the object's tag, to set its shared flag later
+    /// ordinal -> offset of the object's tag, to set its shared flag later;
+    /// only the first `objectCount` entries are live (reset by count).
     private var objectOffsets: [Int] = []
+    private var objectCount = 0
     /// upvalue cell -> the first (function ordinal, upvalue number) holding it
     private var cells = PointerMap<(ordinal: Int, upvalue: Int)>()
     /// names (interned Lua strings) of the globals already in this message
@@ -113,9 +115,10 @@ struct ValueEncoder {
     }
 
     private mutating func resetScratch() {
-        if !objectOffsets.isEmpty {
+        if objectCount > 0 {
             identity.removeAll()
-            objectOffsets.removeAll(keepingCapacity: objectOffsets.count <= 4096)
+            objectCount = 0
+            if objectOffsets.count > 4096 { objectOffsets = [] }
         }
         cells.removeAll()
         shippedGlobals.removeAll()
@@ -185,9 +188,14 @@ struct ValueEncoder {
         guard lua_checkstack(L, 8) != 0 else {
             throw LuaCodecError(.limitExceeded, "needs more Lua stack than is available")
         }
-        let ordinal = objectOffsets.count
+        let ordinal = objectCount
         identity.insert(object, ordinal)
-        objectOffsets.append(buffer.pointee.len)
+        if ordinal < objectOffsets.count {
+            objectOffsets[ordinal] = buffer.pointee.len
+        } else {
+            objectOffsets.append(buffer.pointee.len)
+        }
+        objectCount += 1
         clua_buf_byte(buffer, tag.rawValue)
         return ordinal
     }

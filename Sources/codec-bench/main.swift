@@ -24,7 +24,7 @@ try sender.run("""
     """, chunkName: "@bench.lua")
 
 /// Best of `runs` timings of `iterations` calls, in ns per call.
-@MainActor func measure(iterations: Int, runs: Int = 5, _ body: () throws -> Void) rethrows -> Double {
+@MainActor func measure(iterations: Int, runs: Int = 9, _ body: () throws -> Void) rethrows -> Double {
     var best = Double.infinity
     for _ in 0..<runs {
         let start = DispatchTime.now().uptimeNanoseconds

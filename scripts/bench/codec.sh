@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Codec benchmark: builds codec-bench in release, runs it and the Python
 # peers (pickle for values, cloudpickle for functions) on this machine in one
-# run, and prints row, ours, peer and the ratio peer/ours (higher = we are faster).
+# run, and prints row, ours, peer and the ratio peer/ours (higher = we are
+# faster); then the Lua C API's own floor per table element on this machine.
+# Arguments select rows by name (e.g. `codec.sh 10-element`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 log=$(mktemp)
@@ -10,9 +12,12 @@ if ! swift build -c release --product codec-bench >"$log" 2>&1; then
     exit 1
 fi
 rm -f "$log"
-ours=$(.build/release/codec-bench)
+# Pin to one CPU when possible: this VM's timings swing by a third otherwise.
+pin=()
+if command -v taskset >/dev/null 2>&1; then pin=(taskset -c "$(($(nproc) - 1))"); fi
+ours=$("${pin[@]}" .build/release/codec-bench "$@")
 if python3 -c 'import cloudpickle' 2>/dev/null; then
-    peers=$(python3 scripts/bench/codec_peers.py)
+    peers=$("${pin[@]}" python3 scripts/bench/codec_peers.py)
 else
     peers=""
     echo "(cloudpickle not installed: pip install cloudpickle for the peer column)" >&2
@@ -27,3 +32,11 @@ while IFS=$'\t' read -r name ns; do
     fi
     printf '%-40s %12s %14s %8s\n' "$name" "$ns" "$peer" "$ratio"
 done <<< "$ours"
+
+# What the Lua C API alone costs per element here (see lua_api_floor.c).
+floor_bin=$(mktemp)
+if cc -O2 scripts/bench/lua_api_floor.c -o "$floor_bin" $(pkg-config --cflags --libs lua5.4) 2>/dev/null; then
+    echo
+    "${pin[@]}" "$floor_bin" | while IFS=$'\t' read -r name ns; do printf '%-56s %8s ns\n' "$name" "$ns"; done
+fi
+rm -f "$floor_bin"

@@ -18,7 +18,7 @@ def make_task():
     return lambda x: helper(x) + k
 
 
-def measure(iterations, body, runs=5):
+def measure(iterations, body, runs=9):
     best = float("inf")
     for _ in range(runs):
         start = time.perf_counter_ns()
