@@ -171,10 +171,17 @@ struct ValueEncoder {
     /// A back-reference if the object was written before in this message.
     private mutating func writeIfSeen(_ object: UnsafeRawPointer) -> Bool {
         guard let ordinal = identity[object] else { return false }
-        buffer.pointee.data[objectOffsets[ordinal]] |= Wire.sharedFlag
+        markShared(ordinal)
         clua_buf_byte(buffer, Wire.Tag.ref.rawValue)
         clua_buf_varint(buffer, UInt64(ordinal))
         return true
+    }
+
+    /// Sets the shared flag on the tag of object `ordinal` (a tag that was not
+    /// written because memory ran out is skipped; the message fails anyway).
+    private func markShared(_ ordinal: Int) {
+        let offset = objectOffsets[ordinal]
+        if offset < buffer.pointee.len { buffer.pointee.data[offset] |= Wire.sharedFlag }
     }
 
     /// Starts a new object: records its ordinal and the offset of its tag.
@@ -336,7 +343,7 @@ struct ValueEncoder {
                 clua_buf_byte(buffer, Wire.Upvalue.env.rawValue)
                 readsGlobals = true
             } else if let cell, let shared = cells[cell] {
-                buffer.pointee.data[objectOffsets[shared.ordinal]] |= Wire.sharedFlag
+                markShared(shared.ordinal)
                 clua_buf_byte(buffer, Wire.Upvalue.join.rawValue)
                 clua_buf_varint(buffer, UInt64(shared.ordinal))
                 clua_buf_varint(buffer, UInt64(shared.upvalue))
