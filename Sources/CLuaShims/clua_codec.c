@@ -76,42 +76,48 @@ static inline int put_value(lua_State *L, int idx, int role, lua_Integer positio
     return put(L, idx, role, position, ctx);
 }
 
-static int fill_array(lua_State *L, int t, lua_Integer from, lua_Integer n,
-                      clua_Buf *b, clua_PutComplex put, void *ctx) {
-    for (lua_Integer i = from + 1; i <= n; i++) {
-        lua_rawgeti(L, t, i);
-        int r = put_value(L, lua_gettop(L), CLUA_ROLE_ELEMENT, i, b, put, ctx);
-        if (r) return r;
-        lua_settop(L, -2);
+/* Puts the element count m in the byte reserved for it at offset p; when m
+ * needs more than one byte, moves the elements up and tells the caller. */
+static int patch_count(lua_State *L, clua_Buf *b, size_t p, lua_Integer m, clua_PutComplex put, void *ctx) {
+    if (m < 0x80) {
+        if (p < b->len) b->data[p] = (unsigned char)m;
+        return 0;
     }
-    return 0;
+    unsigned char v[10];
+    size_t n = 0;
+    unsigned long long x = (unsigned long long)m;
+    while (x >= 0x80) { v[n++] = (unsigned char)(x | 0x80); x >>= 7; }
+    v[n++] = (unsigned char)x;
+    if (!clua_buf_reserve(b, n - 1) || p >= b->len) return 0;  /* out of memory: b->failed is set */
+    memmove(b->data + p + n, b->data + p + 1, b->len - (p + 1));
+    memcpy(b->data + p, v, n);
+    b->len += n - 1;
+    return put(L, (int)(n - 1), CLUA_ROLE_MOVED, (lua_Integer)(p + 1), ctx);
 }
 
-int clua_put_entries(lua_State *L, int t, lua_Integer n, clua_Buf *b, clua_PutComplex put, void *ctx) {
-    lua_Integer written = 0;
-    int in_array = 1, r;
+int clua_put_entries(lua_State *L, int t, clua_Buf *b, clua_PutComplex put, void *ctx) {
+    lua_Integer count = 0;
+    int in_run = 1, r;
     int key = lua_gettop(L) + 1, value = key + 1;
+    size_t count_at = b->len;
+    clua_buf_byte(b, 0);  /* the element count, patched when the run ends */
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        int is_int = lua_isinteger(L, key);
-        lua_Integer k = is_int ? lua_tointegerx(L, key, NULL) : 0;
-        if (in_array) {
-            if (is_int && written < n && k == written + 1) {
-                written = k;
-                if ((r = put_value(L, value, CLUA_ROLE_ELEMENT, k, b, put, ctx))) return r;
+        if (in_run) {
+            if (lua_isinteger(L, key) && lua_tointegerx(L, key, NULL) == count + 1) {
+                count++;
+                if ((r = put_value(L, value, CLUA_ROLE_ELEMENT, count, b, put, ctx))) return r;
                 lua_settop(L, key);
                 continue;
             }
-            if ((r = fill_array(L, t, written, n, b, put, ctx))) return r;
-            written = n;
-            in_array = 0;
+            in_run = 0;
+            if ((r = patch_count(L, b, count_at, count, put, ctx))) return r;
         }
-        if (is_int && k >= 1 && k <= n) { lua_settop(L, key); continue; }
         if ((r = put_value(L, key, CLUA_ROLE_KEY, 0, b, put, ctx))) return r;
         if ((r = put_value(L, value, CLUA_ROLE_FIELD, 0, b, put, ctx))) return r;
         lua_settop(L, key);
     }
-    if (in_array && (r = fill_array(L, t, written, n, b, put, ctx))) return r;
+    if (in_run && (r = patch_count(L, b, count_at, count, put, ctx))) return r;
     clua_buf_byte(b, T_NIL);
     return 0;
 }

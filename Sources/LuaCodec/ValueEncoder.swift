@@ -154,6 +154,16 @@ struct ValueEncoder {
     }
 
     private mutating func complex(_ index: Int32, role: Int32, position: lua_Integer) -> Int32 {
+        if role == CLUA_ROLE_MOVED {
+            // Objects written since `position` moved up by `index` bytes; their
+            // offsets are the last ones recorded (offsets grow with ordinals).
+            var ordinal = objectCount - 1
+            while ordinal >= 0 && objectOffsets[ordinal] >= Int(position) {
+                objectOffsets[ordinal] += Int(index)
+                ordinal -= 1
+            }
+            return 0
+        }
         do {
             try value(index)
             return 0
@@ -192,7 +202,7 @@ struct ValueEncoder {
         guard clua_stack_room() > Self.stackReserve else {
             throw LuaCodecError(.limitExceeded, "is nested \(depth) levels deep, more than this thread's stack allows")
         }
-        guard lua_checkstack(L, 8) != 0 else {
+        guard lua_checkstack(L, 12) != 0 else {
             throw LuaCodecError(.limitExceeded, "needs more Lua stack than is available")
         }
         let ordinal = objectCount
@@ -263,10 +273,8 @@ struct ValueEncoder {
         }
         _ = try beginObject(object, .table)
         depth += 1
-        let count = lua_Integer(lua_rawlen(L, index))
-        clua_buf_varint(buffer, UInt64(count))
         let status = withUnsafeMutablePointer(to: &self) { me in
-            clua_put_entries(me.pointee.L, index, count, me.pointee.buffer, ValueEncoder.putComplex, me)
+            clua_put_entries(me.pointee.L, index, me.pointee.buffer, ValueEncoder.putComplex, me)
         }
         if status != 0 {
             defer { pendingError = nil }

@@ -77,6 +77,41 @@ struct RoundTripTests {
                 """)
     }
 
+    @Test func sparseTablesStaySmall() throws {
+        // #t of this table is 2^62 (Lua's border search doubles through the hash part).
+        let sender = Node()
+        let bytes = try sender.encode("local t = {} for k = 0, 62 do t[1 << k] = k end return t")
+        #expect(bytes.count < 2_000, "\(bytes.count) bytes")
+        let receiver = Node()
+        try receiver.receive(bytes)
+        try receiver.run("""
+            local t, n = received[1], 0
+            for k = 0, 62 do assert(t[1 << k] == k) end
+            for _ in pairs(t) do n = n + 1 end
+            assert(n == 63)
+            """)
+    }
+
+    @Test func longArraysKeepSharedObjectsInsideThem() throws {
+        // Element counts of 128 and more take two varint bytes, written after
+        // the elements: the shared flags of objects inside must still land.
+        try roundTrip(
+            send: """
+                local shared, inner = { v = 1 }, {}
+                for i = 1, 200 do inner[i] = (i == 150) and shared or i end
+                local outer = {}
+                for i = 1, 20000 do outer[i] = (i == 10) and inner or ((i == 19999) and shared or i) end
+                outer.again, outer.inner = shared, inner
+                return outer
+                """,
+            check: """
+                local t = received[1]
+                assert(#t == 20000 and t[1] == 1 and t[20000] == 20000)
+                assert(t[10] == t.inner and t.inner[150] == t.again and t[19999] == t.again)
+                assert(#t.inner == 200 and t.inner[200] == 200)
+                """)
+    }
+
     @Test func sharedReferencesAndCyclesArePreserved() throws {
         try roundTrip(
             send: """

@@ -107,21 +107,26 @@ void clua_buf_prefixed(clua_Buf *b, const void *src, size_t n);
  * string); returns 1 if written, 0 if it is not a scalar. [-0, +0, -] */
 int clua_put_scalar(lua_State *L, int idx, clua_Buf *b);
 
-/* Roles of a non-scalar handed back to Swift during a table walk. */
-enum : int { CLUA_ROLE_ELEMENT = 0, CLUA_ROLE_KEY = 1, CLUA_ROLE_FIELD = 2 };
+/* Roles of a value handed back to Swift during a table walk; MOVED is not
+ * a value but a notice (see clua_put_entries). */
+enum : int { CLUA_ROLE_ELEMENT = 0, CLUA_ROLE_KEY = 1, CLUA_ROLE_FIELD = 2, CLUA_ROLE_MOVED = 3 };
 
 /* Called for a non-scalar at stack index idx; position is the array index
- * for ELEMENT; for FIELD the key sits at idx - 1. Returns 0 to go on. */
+ * for ELEMENT; for FIELD the key sits at idx - 1. For MOVED, the bytes from
+ * offset `position` on moved up by `idx` bytes. Returns 0 to go on. */
 typedef int (*clua_PutComplex)(lua_State *L, int idx, int role, lua_Integer position, void *ctx);
 
-/* Writes the entries of the table at absolute index t, whose array length n
- * the caller has written: the n elements 1..n, then every other (key value)
- * pair, then a nil terminator. One pass of lua_next: Lua visits the array
- * part first, in order, so 1, 2, ... arrive first; where that sequence
- * breaks, the rest of 1..n is read with rawgeti and skipped later.
+/* Writes the entries of the table at absolute index t: an element count n,
+ * the n elements 1..n, every other (key value) pair, and a nil terminator.
+ * The elements are the run of keys 1, 2, 3... that lua_next yields first
+ * (Lua visits the array part first, in order), so one pass suffices and the
+ * table's border (#t, unreliable for sparse tables) is never used; keys of
+ * 1..k that sit in the hash part simply travel as pairs. n is known only
+ * when the run ends: one byte is reserved, and if n needs more the elements
+ * are moved up and `put` is told (MOVED) so that recorded offsets can follow.
  * Returns 0, or the first nonzero value `put` returned (stack then left
  * unbalanced: the caller resets it). [-0, +0, -] */
-int clua_put_entries(lua_State *L, int t, lua_Integer n, clua_Buf *b, clua_PutComplex put, void *ctx);
+int clua_put_entries(lua_State *L, int t, clua_Buf *b, clua_PutComplex put, void *ctx);
 
 /* Decoding: reads scalars straight from bytes. Pushes the value starting at
  * *pos if its tag is a scalar one and it is complete within `size`; returns
