@@ -46,6 +46,8 @@ int clua_pcall_traced(lua_State *L, int nargs, int nresults) {
 
 void clua_pushlasttraceback(lua_State *L) {
     lua_getfield(L, LUA_REGISTRYINDEX, TRACEBACK_KEY);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, TRACEBACK_KEY);
 }
 
 /* ---- safe tostring ------------------------------------------------------ */

@@ -24,6 +24,8 @@ struct CodecTables {
     /// environment, set on first use and cleared when the decode ends.
     let sharedScratch: Int32
     let environmentScratch: Int32
+    /// The string "__name", so the encoder can read it raw without allocating.
+    let nameKey: Int32
     /// Scratch slot of one decode: { table1, metatable1, table2, ... } to be
     /// joined once the whole message has been validated.
     let metatableScratch: Int32
@@ -54,6 +56,8 @@ struct CodecTables {
         environmentScratch = luaL_ref(L, CLUA_REGISTRYINDEX)
         lua_pushboolean(L, 0)
         metatableScratch = luaL_ref(L, CLUA_REGISTRYINDEX)
+        lua_pushstring(L, "__name")
+        nameKey = luaL_ref(L, CLUA_REGISTRYINDEX)
     }
 
     /// Builds the name maps from the pristine globals (standard library to

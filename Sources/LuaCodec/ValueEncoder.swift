@@ -256,6 +256,8 @@ struct ValueEncoder {
         guard isKind, let codecExtension = extensions.byKind[Int(kind) & 0xFF] else { return false }
         var payload: [UInt8] = []
         let top = lua_gettop(L)
+        let gcWasRunning = clua_gc_stop(L) != 0  // its allocations must not run finalizers mid-walk
+        defer { if gcWasRunning { clua_gc_restart(L) } }
         try codecExtension.encode(state, at: index, into: &payload)
         precondition(lua_gettop(L) == top, "codec extension \(kind) left the stack unbalanced")
         clua_buf_byte(buffer, Wire.Tag.extension.rawValue)
@@ -309,7 +311,8 @@ struct ValueEncoder {
         if writeIfNamed(index) { return }
         if lua_getmetatable(L, index) != 0 {
             if try writeIfExtension(index) { clua_pop(L, 1); return }
-            let hasName = lua_getfield(L, -1, "__name") == LUA_TSTRING  // raw table read of a metatable
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(tables.nameKey))  // "__name", no allocation
+            let hasName = lua_rawget(L, -2) == LUA_TSTRING  // raw: no metamethod runs mid-encode
             let typeName = hasName ? state.toString(at: -1) : nil
             clua_pop(L, 2)
             if let typeName { throw LuaCodecError(.unsupportedValue, "is a userdata (\(typeName)) that cannot be serialized") }
@@ -325,52 +328,65 @@ struct ValueEncoder {
         if lua_iscfunction(L, index) != 0 {
             throw LuaCodecError(.unsupportedValue, "is a C function that is neither in the standard library nor in a loaded module")
         }
-        let record = try cachedRecord(index)
-        let flags = lua_rawgeti(L, record, 2) == LUA_TNUMBER ? clua_tointeger(L, -1) : 0
-        clua_pop(L, 1)
-        if flags & FunctionRecord.dynamicFlag != 0 {
-            throw LuaCodecError(.unresolvableGlobal,
-                                "is function \(where_(index)), which reads globals through a computed key (_G[expr] or _ENV[expr]); only globals named in the code can be shipped, so read the value into a local or pass it as an argument")
-        }
+        var record = try cachedRecord(index)
+        let recordBase = record
         let ordinal = try beginObject(object, .function)
         depth += 1
-        lua_rawgeti(L, record, 1)
+        lua_rawgeti(L, record, FunctionRecord.dumpSlot)
         var length = 0
         let code = lua_tolstring(L, -1, &length)!
         clua_buf_prefixed(buffer, code, length)
         clua_pop(L, 1)
 
-        let upvalueCount = Int(flags >> FunctionRecord.upvalueShift)
+        let upvalueCount = FunctionRecord.upvalueCount(record, L)
         clua_buf_varint(buffer, UInt64(upvalueCount))
-        var readsGlobals = false
+        var environments = FunctionRecord.EnvironmentMask()
         for n in stride(from: 1, through: upvalueCount, by: 1) {
             let name = lua_getupvalue(L, index, Int32(n))
             let upvalueIndex = lua_gettop(L)
+            let isEnvironment = lua_type(L, upvalueIndex) == LUA_TTABLE && lua_topointer(L, upvalueIndex) == globals
+            if isEnvironment { environments.insert(n) }
+            // A cell seen before is joined, whatever it holds (the global
+            // table included: `local G = _G` shared by two closures stays shared).
             let cell = lua_upvalueid(L, index, Int32(n)).map(UnsafeRawPointer.init)
-            if lua_type(L, upvalueIndex) == LUA_TTABLE && lua_topointer(L, upvalueIndex) == globals {
-                clua_buf_byte(buffer, Wire.Upvalue.env.rawValue)
-                readsGlobals = true
-            } else if let cell, let shared = cells[cell] {
+            if let cell, let shared = cells[cell] {
                 markShared(shared.ordinal)
                 clua_buf_byte(buffer, Wire.Upvalue.join.rawValue)
                 clua_buf_varint(buffer, UInt64(shared.ordinal))
                 clua_buf_varint(buffer, UInt64(shared.upvalue))
             } else {
                 if let cell { cells.insert(cell, (ordinal, n)) }
-                clua_buf_byte(buffer, Wire.Upvalue.value.rawValue)
-                do {
-                    try value(upvalueIndex)
-                } catch var error {
-                    let upvalueName = name.map { String(cString: $0) } ?? "?"
-                    error.path.insert(.upvalue(name: upvalueName.isEmpty ? "?" : upvalueName, function: where_(index)), at: 0)
-                    throw error
+                if isEnvironment {
+                    clua_buf_byte(buffer, Wire.Upvalue.env.rawValue)
+                } else {
+                    clua_buf_byte(buffer, Wire.Upvalue.value.rawValue)
+                    do {
+                        try value(upvalueIndex)
+                    } catch var error {
+                        let upvalueName = name.map { String(cString: $0) } ?? "?"
+                        error.path.insert(.upvalue(name: upvalueName.isEmpty ? "?" : upvalueName, function: where_(index)), at: 0)
+                        throw error
+                    }
                 }
             }
             clua_pop(L, 1)
         }
-        if readsGlobals { try shipGlobals(of: index, record: record) }
+        // The cached scan assumed which upvalues held the global table when it
+        // was made; if that changed since (an upvalue reassigned), scan again.
+        if !environments.matches(FunctionRecord.environments(record, L)) {
+            functionDumps += 1
+            try FunctionRecord.fill(state: state, function: index, cache: pushRegistry(tables.functionCache))
+            lua_rotate(L, -2, 1)
+            clua_pop(L, 1)
+            record = lua_gettop(L)
+        }
+        if FunctionRecord.isDynamic(record, L) {
+            throw LuaCodecError(.unresolvableGlobal,
+                                "is function \(where_(index)), which reads globals through a computed key (_G[expr] or _ENV[expr]); only globals named in the code can be shipped, so read the value into a local or pass it as an argument")
+        }
+        if !environments.isEmpty { try shipGlobals(of: index, record: record) }
         clua_buf_byte(buffer, 0)  // end of globals
-        clua_pop(L, 1)  // the record
+        lua_settop(L, recordBase - 1)  // the record(s)
         depth -= 1
     }
 
@@ -382,7 +398,7 @@ struct ValueEncoder {
         let globalsSlot = lua_gettop(L)
         let pristineSlot = pushRegistry(tables.pristine)
         defer { lua_settop(L, globalsSlot - 1) }
-        var i: lua_Integer = 3
+        var i = FunctionRecord.firstNameSlot
         while lua_rawgeti(L, record, i) == LUA_TSTRING {
             let nameIndex = lua_gettop(L)
             i += 1

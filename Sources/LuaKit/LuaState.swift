@@ -1,6 +1,7 @@
 import CLua
 import CLuaShims
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,7 +22,9 @@ public final class LuaState {
     /// The raw state. Only for code of this package that has already checked
     /// ownership (through `preconditionOwned()` or a checked entry point).
     package let pointer: OpaquePointer
-    private var owner: pthread_t?
+    /// The owning thread's `pthread_t`, or 0 while in transit. Atomic so that
+    /// a check from a wrong thread is a clean failure, not a data race.
+    private let owner = Atomic<UInt>(0)
 
     /// Creates a state owned by the calling thread, with Lua's standard
     /// libraries opened unless `openStandardLibraries` is false.
@@ -30,7 +33,7 @@ public final class LuaState {
             fatalError("luaL_newstate failed: out of memory")
         }
         pointer = L
-        owner = pthread_self()
+        owner.store(pthread_self(), ordering: .relaxed)
         if openStandardLibraries { luaL_openlibs(L) }
     }
 
@@ -40,8 +43,7 @@ public final class LuaState {
 
     /// Whether the calling thread owns this state.
     public var isOwnedByCurrentThread: Bool {
-        guard let owner else { return false }
-        return pthread_equal(owner, pthread_self()) != 0
+        owner.load(ordering: .relaxed) == pthread_self()
     }
 
     /// Stops the process when the calling thread does not own the state.
@@ -55,13 +57,13 @@ public final class LuaState {
     /// The caller must not use the state afterwards.
     public func handOff() -> LuaStateHandoff {
         preconditionOwned()
-        owner = nil
+        owner.store(0, ordering: .releasing)
         return LuaStateHandoff(state: self)
     }
 
     fileprivate func claim() {
-        precondition(owner == nil, "LuaState claimed while another thread owns it")
-        owner = pthread_self()
+        let claimed = owner.compareExchange(expected: 0, desired: pthread_self(), ordering: .acquiring).exchanged
+        precondition(claimed, "LuaState claimed while another thread owns it")
     }
 }
 

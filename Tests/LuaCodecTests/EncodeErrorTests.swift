@@ -40,6 +40,21 @@ struct EncodeErrorTests {
         node.state.pop()
     }
 
+    @Test func aHostileMetatableIndexDoesNotRunDuringEncoding() throws {
+        let node = Node()
+        let message = try node.encodeError("""
+            local f = io.tmpfile()
+            debug.setmetatable(f, setmetatable({ __name = "Handle" }, { __index = function() error("boom") end }))
+            return f
+            """)
+        #expect(message == "argument 1 is a userdata (Handle) that cannot be serialized")
+        _ = try node.encodeError("""
+            local f = io.tmpfile()
+            debug.setmetatable(f, setmetatable({}, { __index = function() error("boom") end }))
+            return f
+            """)
+    }
+
     @Test func unnamedCFunction() throws {
         let node = Node()
         let message = try node.encodeError(#"return string.gmatch("a b", "%a")"#)
@@ -63,6 +78,37 @@ struct EncodeErrorTests {
         let node = Node()
         let message = try node.encodeError("return 1, function() return _G['hel' .. 'per'] end")
         #expect(message.hasPrefix("argument 2 is function sender.lua:1, which reads globals through a computed key"))
+    }
+
+    @Test func aKeyKnownOnOnePathOnlyIsComputed() throws {
+        let node = Node()
+        let message = try node.encodeError("""
+            return function(c)
+              local k
+              if c then k = c else k = 'a' end
+              return _G[k]
+            end
+            """)
+        #expect(message.contains("reads globals through a computed key"), "\(message)")
+        #expect(try node.encodeError("return function() return _G[1] end").contains("computed key"))
+    }
+
+    @Test func aliasesOfGInsideLoopsAndBranches() throws {
+        try roundTrip(
+            setup: "function helper(i) return i end; LIMIT = 3; extra = 10",
+            send: """
+                local G = _G
+                return function(flag)
+                  local sum = 0
+                  for i = 1, G.LIMIT do sum = sum + G.helper(i) end
+                  for _, v in ipairs({ 1, 2 }) do sum = sum + G.helper(v) end
+                  if flag then sum = sum + G.extra end
+                  local name = "extra"
+                  while sum < 0 do sum = sum + 1 end
+                  return sum + _G[name]
+                end
+                """,
+            check: "assert(received[1](true) == 6 + 3 + 10 + 10)")
     }
 
     @Test func constantKeysThroughGAreResolved() throws {

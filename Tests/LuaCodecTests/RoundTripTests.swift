@@ -217,6 +217,57 @@ struct RoundTripTests {
         #expect(node.codec.functionDumps == 2, "new global values, same cached code")
     }
 
+    @Test func anUpvalueThatBecomesTheGlobalTableIsScannedAgain() throws {
+        let sender = Node()
+        try sender.run("""
+            local G = {}
+            function f() return G.x end
+            function setG() G = _G end
+            """, "@sender.lua")
+        _ = try sender.encode("return f")
+        try sender.run("setG(); x = 42")
+        let bytes = try sender.encode("return f")
+        let receiver = Node()
+        try receiver.receive(bytes)
+        try receiver.run("assert(received[1]() == 42)")
+    }
+
+    @Test func aSharedCellHoldingTheGlobalTableStaysShared() throws {
+        try roundTrip(
+            send: """
+                local G = _G
+                local function set() G = { marker = 1 } end
+                local function get() return G end
+                return set, get
+                """,
+            check: """
+                local set, get = received[1], received[2]
+                assert(get() ~= nil and get().marker == nil)
+                set()
+                assert(get().marker == 1, "set and get share the cell")
+                """)
+    }
+
+    @Test func finalizersDoNotRunWhileATableIsWalked() throws {
+        // Review finding: allocation while filling the function cache ran a GC
+        // step whose finalizers rewrote the table being walked, and lua_next
+        // raised outside protected mode.
+        let node = Node()
+        try node.run("""
+            T = {}
+            for i = 1, 300 do T[i] = function() return i end end
+            collectgarbage("generational", 1, 100)
+            for i = 1, 20 do
+              setmetatable({}, { __gc = function()
+                for k in pairs(T) do T[k] = nil end
+                for j = 1, 1000 do T["k" .. j] = j end
+              end })
+            end
+            """)
+        _ = try node.encode("return T")
+        try node.run("collectgarbage('incremental')")
+    }
+
     @Test func environmentFallsBackToReceiverGlobalsAndKeepsWritesLocal() throws {
         try roundTrip(
             setup: "counter = 5",

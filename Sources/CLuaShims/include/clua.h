@@ -34,6 +34,13 @@ static inline lua_Number clua_tonumber(lua_State *L, int i) { return lua_tonumbe
 static inline void **clua_extraspace(lua_State *L) { return (void **)lua_getextraspace(L); }
 static inline int clua_gc_count_kb(lua_State *L) { return lua_gc(L, LUA_GCCOUNT, 0); }
 static inline void clua_gc_collect(lua_State *L) { (void)lua_gc(L, LUA_GCCOLLECT, 0); }
+/* Stops the collector; returns whether it was running (restart only then). */
+static inline int clua_gc_stop(lua_State *L) {
+    int running = lua_gc(L, LUA_GCISRUNNING);
+    if (running) (void)lua_gc(L, LUA_GCSTOP);
+    return running;
+}
+static inline void clua_gc_restart(lua_State *L) { (void)lua_gc(L, LUA_GCRESTART); }
 
 /* A Swift body run in protected mode. It returns the number of results it
  * left on the stack, or -1 after pushing an error value to be raised. */
@@ -51,8 +58,9 @@ int clua_protect(lua_State *L, clua_Body body, void *context, int nargs, int nre
  * [-(nargs+1), +(nresults|1), -] */
 int clua_pcall_traced(lua_State *L, int nargs, int nresults);
 
-/* Pushes the traceback recorded by the last failed clua_pcall_traced (or nil).
- * [-0, +1, -] */
+/* Pushes the traceback recorded by the last failed clua_pcall_traced (or nil)
+ * and forgets it, so a later error that records none (out of memory skips
+ * the handler) never shows a stale one. [-0, +1, m] */
 void clua_pushlasttraceback(lua_State *L);
 
 /* Converts the value at idx to a string the way `tostring` does, honouring
