@@ -29,24 +29,17 @@ enum FunctionRecord {
         func matches(_ other: Int64) -> Bool { bits == other && bits >= 0 }
     }
 
-    static func upvalueCount(_ record: Int32, _ L: OpaquePointer) -> Int {
-        Int(flags(record, L) >> upvalueShift)
-    }
-
-    static func isDynamic(_ record: Int32, _ L: OpaquePointer) -> Bool {
-        flags(record, L) & dynamicFlag != 0
+    /// The record's flags slot: `dynamicFlag` | upvalue count << `upvalueShift`.
+    static func flags(_ record: Int32, _ L: OpaquePointer) -> lua_Integer {
+        lua_rawgeti(L, record, flagsSlot)
+        defer { clua_pop(L, 1) }
+        return clua_tointeger(L, -1)
     }
 
     static func environments(_ record: Int32, _ L: OpaquePointer) -> Int64 {
         lua_rawgeti(L, record, environmentsSlot)
         defer { clua_pop(L, 1) }
         return Int64(clua_tointeger(L, -1))
-    }
-
-    private static func flags(_ record: Int32, _ L: OpaquePointer) -> lua_Integer {
-        lua_rawgeti(L, record, flagsSlot)
-        defer { clua_pop(L, 1) }
-        return clua_tointeger(L, -1)
     }
 
     /// Dumps and scans the function at `function`, stores its record in the

@@ -338,7 +338,8 @@ struct ValueEncoder {
         clua_buf_prefixed(buffer, code, length)
         clua_pop(L, 1)
 
-        let upvalueCount = FunctionRecord.upvalueCount(record, L)
+        var flags = FunctionRecord.flags(record, L)
+        let upvalueCount = Int(flags >> FunctionRecord.upvalueShift)
         clua_buf_varint(buffer, UInt64(upvalueCount))
         var environments = FunctionRecord.EnvironmentMask()
         for n in stride(from: 1, through: upvalueCount, by: 1) {
@@ -379,8 +380,9 @@ struct ValueEncoder {
             lua_rotate(L, -2, 1)
             clua_pop(L, 1)
             record = lua_gettop(L)
+            flags = FunctionRecord.flags(record, L)
         }
-        if FunctionRecord.isDynamic(record, L) {
+        if flags & FunctionRecord.dynamicFlag != 0 {
             throw LuaCodecError(.unresolvableGlobal,
                                 "is function \(where_(index)), which reads globals through a computed key (_G[expr] or _ENV[expr]); only globals named in the code can be shipped, so read the value into a local or pass it as an argument")
         }

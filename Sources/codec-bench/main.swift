@@ -76,6 +76,8 @@ try withGlobal("small_table") {
 try withGlobal("big_array") {
     try row("100,000-number array encode+decode") { try roundTrip(iterations: 50) }
     try row("100,000-number array encode") { try measure(iterations: 50) { _ = try senderCodec.encode(valueAt: -1) } }
+    let bytes = try senderCodec.encode(valueAt: -1)
+    try row("100,000-number array decode") { try measure(iterations: 50) { receiver.pop(try receiverCodec.decode(bytes)) } }
 }
 try withGlobal("task") {
     _ = try senderCodec.encode(valueAt: -1)  // fills the cache
