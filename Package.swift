@@ -17,10 +17,13 @@ let package = Package(
         .target(name: "LuaKit", dependencies: ["CLua", "CLuaShims"]),
         // The value codec: any Lua value, closures included, to bytes and back.
         .target(name: "LuaCodec", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
+        // The runtime's core: IDs, objects, references, scheduling. No Lua, no sockets.
+        .target(name: "RayCore"),
         // Ships a script's returned function to another thread's state (README example).
         .executableTarget(name: "lua-ship", dependencies: ["LuaCodec", "LuaKit"]),
         // Codec benchmark (scripts/bench/codec.sh runs it in release).
         .executableTarget(name: "codec-bench", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
+        .testTarget(name: "RayCoreTests", dependencies: ["RayCore"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
         .testTarget(name: "LuaCodecTests", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
     ]

@@ -1,0 +1,156 @@
+import Dispatch
+import Synchronization
+
+/// An object as the store keeps it: one encoded value (a codec message),
+/// whether that value is an error raised by the task that made it, and the
+/// objects it refers to, which stay alive as long as it does.
+public struct StoredObject: Sendable {
+    public var bytes: [UInt8]
+    public var isError: Bool
+    public var contained: [ObjectID]
+
+    public init(bytes: [UInt8], isError: Bool = false, contained: [ObjectID] = []) {
+        self.bytes = bytes
+        self.isError = isError
+        self.contained = contained
+    }
+}
+
+/// The objects of one node: values put by the driver or returned by tasks,
+/// with reference counts and readiness notifications.
+///
+/// Lifetime: an object lives while its count is above zero. References are
+/// held by ObjectRefs in Lua (dropped by `__gc`), by pending tasks (their
+/// arguments), and by other stored objects that contain them. An object
+/// expected from a task whose count drops to zero before the task finishes
+/// is dropped as soon as it arrives. Freeing an object releases what it
+/// contains, transitively.
+///
+/// Thread-safe; callbacks run outside the lock, on the thread that made the
+/// object ready (or the caller's, when it already was).
+public final class ObjectStore: Sendable {
+    public typealias Callback = @Sendable (StoredObject) -> Void
+
+    private struct Entry {
+        var object: StoredObject?
+        var references: Int
+        var waiters: [Callback] = []
+    }
+
+    private let entries = Mutex<[ObjectID: Entry]>([:])
+
+    public init() {}
+
+    /// Announces an object a task will produce, with `references` references
+    /// (the ObjectRef handed to the submitter).
+    public func expect(_ id: ObjectID, references: Int = 1) {
+        entries.withLock { $0[id] = Entry(object: nil, references: references) }
+    }
+
+    /// Stores a new object with one reference and returns its id.
+    public func put(_ object: StoredObject) -> ObjectID {
+        let id = ObjectID.next()
+        entries.withLock { $0[id] = Entry(object: object, references: 1) }
+        return id
+    }
+
+    /// Makes an expected object ready and runs its waiters. An object nobody
+    /// references any more is dropped (its contained references released).
+    public func fulfill(_ id: ObjectID, with object: StoredObject) {
+        let waiters: [Callback]? = entries.withLock { entries in
+            guard var entry = entries[id], entry.object == nil else { return nil }
+            entry.object = object
+            let waiters = entry.waiters
+            entry.waiters = []
+            entries[id] = entry
+            return waiters
+        }
+        guard let waiters else {
+            release(object.contained)
+            return
+        }
+        for waiter in waiters { waiter(object) }
+    }
+
+    public func addReference(_ id: ObjectID) {
+        entries.withLock { entries in
+            if entries[id] != nil { entries[id]!.references += 1 }
+        }
+    }
+
+    /// Drops one reference; the object is freed when none remain.
+    public func removeReference(_ id: ObjectID) {
+        release([id])
+    }
+
+    private func release(_ ids: [ObjectID]) {
+        var pending = ids
+        while !pending.isEmpty {
+            let freed: [ObjectID] = entries.withLock { entries in
+                var freed: [ObjectID] = []
+                for id in pending {
+                    guard var entry = entries[id] else { continue }
+                    entry.references -= 1
+                    if entry.references > 0 {
+                        entries[id] = entry
+                    } else {
+                        entries[id] = nil
+                        if let object = entry.object { freed += object.contained }
+                    }
+                }
+                return freed
+            }
+            pending = freed
+        }
+    }
+
+    /// The object if it is ready.
+    public func object(_ id: ObjectID) -> StoredObject? {
+        entries.withLock { $0[id]?.object }
+    }
+
+    /// Whether the store knows the id (ready or expected).
+    public func contains(_ id: ObjectID) -> Bool {
+        entries.withLock { $0[id] != nil }
+    }
+
+    /// Calls `callback` once the object is ready: now, on this thread, if it
+    /// already is. Returns false, without calling, for an unknown id.
+    @discardableResult
+    public func whenReady(_ id: ObjectID, _ callback: @escaping Callback) -> Bool {
+        enum Outcome { case unknown, ready(StoredObject), registered }
+        let outcome: Outcome = entries.withLock { entries in
+            guard var entry = entries[id] else { return .unknown }
+            if let object = entry.object { return .ready(object) }
+            entry.waiters.append(callback)
+            entries[id] = entry
+            return .registered
+        }
+        switch outcome {
+        case .unknown: return false
+        case .ready(let object): callback(object); return true
+        case .registered: return true
+        }
+    }
+
+    /// Blocks the calling thread until the object is ready or `timeout`
+    /// seconds pass (nil: no limit). Returns nil on timeout or unknown id.
+    public func wait(_ id: ObjectID, timeout: Double? = nil) -> StoredObject? {
+        if let ready = object(id) { return ready }
+        let box = Mutex<StoredObject?>(nil)
+        let signal = DispatchSemaphore(value: 0)
+        guard whenReady(id, { object in
+            box.withLock { $0 = object }
+            signal.signal()
+        }) else { return nil }
+        if let timeout {
+            guard signal.wait(timeout: .now() + timeout) == .success else { return nil }
+        } else {
+            signal.wait()
+        }
+        return box.withLock { $0 }
+    }
+
+    /// The number of objects alive (ready or expected).
+    public var count: Int { entries.withLock { $0.count } }
+}
