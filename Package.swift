@@ -5,8 +5,12 @@ import PackageDescription
 let package = Package(
     name: "SwiftRay",
     products: [
+        .executable(name: "ray", targets: ["ray"]),
         .library(name: "LuaKit", targets: ["LuaKit"]),
         .library(name: "LuaCodec", targets: ["LuaCodec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // Lua 5.4 from Debian's liblua5.4-dev; pkgConfig is what makes linking reliable.
@@ -19,11 +23,21 @@ let package = Package(
         .target(name: "LuaCodec", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
         // The runtime's core: IDs, objects, references, scheduling. No Lua, no sockets.
         .target(name: "RayCore"),
+        // The `ray` Lua module and the thread runtime: workers, tasks, ObjectRefs.
+        .target(name: "RayLua", dependencies: ["RayCore", "LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
+        // The `ray` command as a library (testable): run, and later start/stop/status/REPL.
+        .target(name: "RayCLI", dependencies: [
+            "RayLua", "LuaKit", "CLua",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "ray", dependencies: ["RayCLI"]),
         // Ships a script's returned function to another thread's state (README example).
         .executableTarget(name: "lua-ship", dependencies: ["LuaCodec", "LuaKit"]),
         // Codec benchmark (scripts/bench/codec.sh runs it in release).
         .executableTarget(name: "codec-bench", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
         .testTarget(name: "RayCoreTests", dependencies: ["RayCore"]),
+        // Runs the built `ray` binary on Lua scripts (Scripts/ are read from the source tree).
+        .testTarget(name: "RayCLITests", dependencies: ["ray"], exclude: ["Scripts"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
         .testTarget(name: "LuaCodecTests", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
     ]

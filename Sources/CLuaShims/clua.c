@@ -28,8 +28,7 @@ int clua_protect(lua_State *L, clua_Body body, void *context, int nargs, int nre
 static const char *TRACEBACK_KEY = "clua.lasttraceback";
 
 static int traced_handler(lua_State *L) {
-    const char *msg = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
-    luaL_traceback(L, L, msg, 1);
+    luaL_traceback(L, L, NULL, 1);  /* "stack traceback:\n..." (the message is kept apart) */
     lua_setfield(L, LUA_REGISTRYINDEX, TRACEBACK_KEY);
     lua_settop(L, 1);
     return 1;
@@ -81,3 +80,26 @@ void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size) {
     }
 }
 
+
+/* ---- Swift functions ----------------------------------------------------- */
+
+static int swift_invoke(lua_State *L);
+
+static int swift_continue(lua_State *L, int status, lua_KContext ctx) {
+    (void)status;
+    (void)ctx;
+    return swift_invoke(L);
+}
+
+static int swift_invoke(lua_State *L) {
+    clua_SwiftFunction f = (clua_SwiftFunction)lua_touserdata(L, lua_upvalueindex(1));
+    int n = f(L);
+    if (n >= 0) return n;
+    if (n == CLUA_YIELD) return lua_yieldk(L, 0, 0, swift_continue);
+    return lua_error(L);
+}
+
+void clua_pushswiftfunction(lua_State *L, clua_SwiftFunction f) {
+    lua_pushlightuserdata(L, (void *)f);
+    lua_pushcclosure(L, swift_invoke, 1);
+}

@@ -43,12 +43,14 @@ public final class LuaCodec {
         state.preconditionOwned()
         precondition(count >= 0 && (count == 0 || state.top >= state.absoluteIndex(index) + count - 1),
                      "encode: stack holds fewer than \(count) values from \(index)")
-        return try encoder.encode(first: state.absoluteIndex(index), count: count, label: label)
+        return try encoder.encode(first: state.absoluteIndex(index), count: count, label: label, single: false)
     }
 
-    /// Encodes the single value at `index`. The stack is unchanged.
+    /// Encodes the single value at `index` as a message of one value; errors
+    /// are rooted at `label` (e.g. `value is a coroutine`). The stack is unchanged.
     public func encode(valueAt index: Int32, label: String = "value") throws(LuaCodecError) -> [UInt8] {
-        try encode(valuesAt: index, count: 1, label: label)
+        state.preconditionOwned()
+        return try encoder.encode(first: state.absoluteIndex(index), count: 1, label: label, single: true)
     }
 
     /// Whether received metatables may carry a `__gc` finalizer (the default,

@@ -27,7 +27,7 @@ public struct LuaCodecError: Error, CustomStringConvertible, Sendable, Equatable
     /// The root label, e.g. `argument 2`.
     var root: String?
 
-    init(_ code: Code, _ problem: String) {
+    public init(_ code: Code, _ problem: String) {
         self.code = code
         self.problem = problem
     }

@@ -77,8 +77,9 @@ struct ValueEncoder {
     }
 
     /// Encodes `count` values starting at absolute index `first` as one message;
-    /// errors are rooted at `"<label> <n>"`. The stack is left as it was.
-    mutating func encode(first: Int32, count: Int32, label: String) throws(LuaCodecError) -> [UInt8] {
+    /// errors are rooted at `"<label> <n>"`, or at `label` itself for a
+    /// `single` value. The stack is left as it was.
+    mutating func encode(first: Int32, count: Int32, label: String, single: Bool) throws(LuaCodecError) -> [UInt8] {
         let base = lua_gettop(L)
         defer {
             lua_settop(L, base)
@@ -101,7 +102,7 @@ struct ValueEncoder {
             do {
                 try value(first + i)
             } catch var error {
-                error.root = count == 1 && label == "value" ? label : "\(label) \(i + 1)"
+                error.root = single ? label : "\(label) \(i + 1)"
                 throw error
             }
         }

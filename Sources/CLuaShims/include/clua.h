@@ -71,6 +71,20 @@ const char *clua_tolstring_safe(lua_State *L, int idx, size_t *len);
 /* Writes "source:linedefined" of the function at idx into buf. [-0, +0, -] */
 void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size);
 
+/* ---- Swift functions callable from Lua ---------------------------------
+ * A Swift function never raises or yields itself. It returns the number of
+ * results it pushed, CLUA_RAISE after pushing an error value, or CLUA_YIELD
+ * to suspend the running coroutine: the trampoline then yields, and when the
+ * coroutine is resumed it calls the same Swift function again with the same
+ * arguments (the stack as it was), so the function re-checks and either
+ * returns, raises, or yields again.
+ */
+enum : int { CLUA_RAISE = -1, CLUA_YIELD = -2 };
+typedef int (*clua_SwiftFunction)(lua_State *L);
+
+/* Pushes a Lua function that calls f through the trampoline. [-0, +1, m] */
+void clua_pushswiftfunction(lua_State *L, clua_SwiftFunction f);
+
 /* ---- codec hot paths (clua_codec.c) ------------------------------------
  * The value codec's inner loops over scalars, in C so that a table of
  * numbers costs Lua API calls and byte writes, nothing more. They never

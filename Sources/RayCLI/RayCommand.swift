@@ -1,0 +1,22 @@
+import ArgumentParser
+import Foundation
+
+/// The `ray` command: runs Lua task scripts on the embedded runtime.
+public struct RayCommand: ParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "ray",
+        abstract: "Run Lua task scripts on a Ray-style runtime.",
+        discussion: """
+            ray SCRIPT.lua [ARGS...]      run a script (same as ray run)
+            ray -e 'CODE'                 run a chunk
+            ray < SCRIPT.lua              run standard input
+            """,
+        version: "ray \(version) (Lua 5.4)",
+        subcommands: [RunCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+
+    public init() {}
+}

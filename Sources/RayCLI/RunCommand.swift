@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ray run SCRIPT.lua [ARGS...]`, `ray -e CODE`, or a script on standard input.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a Lua script with `ray` loaded and the runtime started.")
+
+    @Option(name: .customLong("num-cpus"), help: "CPUs the runtime offers to tasks (default: the machine's cores).")
+    var numCPUs: Double?
+
+    @Option(name: .customShort("e"), help: "Run CODE instead of a script file.")
+    var code: String?
+
+    @Argument(parsing: .captureForPassthrough, help: "The script (\"-\" for standard input) and its arguments.")
+    var script: [String] = []
+
+    func validate() throws {
+        if let numCPUs, !(numCPUs > 0) || numCPUs > 1024 {
+            throw ValidationError("--num-cpus must be a number of CPUs between 1 and 1024, got \(numCPUs)")
+        }
+    }
+
+    func run() throws {
+        let source: ScriptSource
+        if let code {
+            source = .chunk(code)
+        } else if let path = script.first, path != "-" {
+            source = .file(path)
+        } else if isatty(STDIN_FILENO) == 0 || script.first == "-" {
+            source = .standardInput
+        } else {
+            FileHandle.standardError.write(Data("ray: the interactive REPL is not available in this build; run a script (ray SCRIPT.lua) or pipe one in (ray < SCRIPT.lua)\n".utf8))
+            throw ExitCode(1)
+        }
+        let arguments = code == nil ? Array(script.dropFirst()) : script
+        let status = ScriptRunner(numCPUs: numCPUs).run(source, arguments: arguments)
+        if status != 0 { throw ExitCode(status) }
+    }
+}

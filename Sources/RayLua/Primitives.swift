@@ -1,0 +1,429 @@
+import CLua
+import CLuaShims
+import Foundation
+import LuaCodec
+import LuaKit
+import RayCore
+
+/// The `_ray` table: the runtime's primitives, on which stdlib/ray/init.lua
+/// builds the public `ray` API. Each is a Swift function behind the C
+/// trampoline: it never raises or yields itself but returns CLUA_RAISE (error
+/// value pushed) or CLUA_YIELD (suspend the task's coroutine; called again on
+/// resume). Values are encoded and decoded on the state's main stack and
+/// moved to and from the calling coroutine with lua_xmove.
+enum Primitives {
+    /// Pushes the `_ray` table. [-0, +1]
+    static func push(on L: OpaquePointer) {
+        let functions: [(String, clua_SwiftFunction)] = [
+            ("submit", submit), ("get", get), ("put", put), ("wait", wait),
+            ("init", initialize), ("is_initialized", isInitialized), ("shutdown", shutdown),
+            ("context", context), ("resources", resources), ("nodes", nodes),
+            ("now", now), ("sleep", sleep), ("set_error_metatable", setErrorMetatable),
+        ]
+        lua_createtable(L, 0, Int32(functions.count))
+        for (name, function) in functions {
+            clua_pushswiftfunction(L, function)
+            lua_setfield(L, -2, name)
+        }
+    }
+
+    // MARK: helpers
+
+    /// Pushes a message with the caller's position ("job.lua:3: ...") and returns CLUA_RAISE.
+    static func fail(_ L: OpaquePointer, _ message: String) -> Int32 {
+        luaL_where(L, 1)
+        lua_pushstring(L, message)
+        lua_concat(L, 2)
+        return CLUA_RAISE
+    }
+
+    /// Pushes a Ray error table (`type`, `message`) with the error metatable; returns CLUA_RAISE.
+    static func raise(_ L: OpaquePointer, _ ray: RayLuaState, type: String, _ message: String) -> Int32 {
+        let object = ray.makeError(type: type, message: message)
+        if (try? ray.push(object, on: L)) == nil { lua_pushstring(L, "\(type): \(message)") }
+        return CLUA_RAISE
+    }
+
+    static func monotonicSeconds() -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+    }
+
+    /// Runs `body` with copies of `count` values of `L` (from `first`) on top
+    /// of the state's main stack (where the codec works), then restores the
+    /// main stack, before the caller pushes its results.
+    static func onMainStack<T>(_ ray: RayLuaState, copying first: Int32, count: Int32, from L: OpaquePointer,
+                               _ body: (Int32) throws(LuaCodecError) -> T) -> Result<T, LuaCodecError> {
+        let main = ray.state.pointer
+        let base = lua_gettop(main)
+        for i in 0..<count { lua_pushvalue(L, first + i) }
+        if L != main { lua_xmove(L, main, count) }
+        defer { lua_settop(main, base) }
+        return Result { () throws(LuaCodecError) in try body(base + 1) }
+    }
+
+    // MARK: submit
+
+    static let submit: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard lua_type(L, 1) == LUA_TTABLE, lua_getfield(L, 1, "_fn") == LUA_TFUNCTION else {
+            return fail(L, "remote: expected a RemoteFunction (call it as f.remote(...))")
+        }
+        let function = lua_gettop(L)
+        let arguments = function - 2  // the stack: f, args..., _fn
+        lua_getfield(L, 1, "_options")
+        let options = lua_gettop(L)
+        let numReturns = lua_getfield(L, options, "num_returns") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 1
+        let cpus = lua_getfield(L, options, "num_cpus") == LUA_TNUMBER ? clua_tonumber(L, -1) : 1
+        let customName = lua_getfield(L, options, "name") == LUA_TSTRING ? ray.state.toString(at: -1) : nil
+        lua_settop(L, options)
+
+        guard cpus <= ray.runtime.settings.numCPUs + 1e-9 else {
+            return fail(L, "remote: the task needs \(format(cpus)) CPUs but this node has \(format(ray.runtime.settings.numCPUs)); it could never run")
+        }
+        var buffer = [CChar](repeating: 0, count: 256)
+        clua_funcwhere(L, function, &buffer, buffer.count)
+        let name = customName ?? "function " + String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+
+        // The function's code, encoded at its first submission (its globals are snapshot then).
+        let functionID: UniqueID
+        if lua_getfield(L, 1, "_handle") == LUA_TNUMBER, let id = ray.runtime.functionID(handle: Int(clua_tointeger(L, -1))) {
+            functionID = id
+        } else {
+            let encoded = onMainStack(ray, copying: function, count: 1, from: L) { at throws(LuaCodecError) in
+                try ray.codec.encode(valueAt: at, label: "the remote function")
+            }
+            guard case .success(let code) = encoded else {
+                if case .failure(let error) = encoded { return raise(L, ray, type: "SerializationError", "remote: \(error.message)") }
+                return CLUA_RAISE
+            }
+            let handle = ray.runtime.register(function: code)
+            lua_pushinteger(L, lua_Integer(handle))
+            lua_setfield(L, 1, "_handle")
+            functionID = ray.runtime.functionID(handle: handle)!
+        }
+        lua_settop(L, options)
+
+        // Arguments: one message; top-level ObjectRefs are resolved before the task runs.
+        ray.collectedRefs.removeAll(keepingCapacity: true)
+        let encoded = onMainStack(ray, copying: 2, count: arguments, from: L) { at throws(LuaCodecError) in
+            try ray.codec.encode(valuesAt: at, count: arguments, label: "argument")
+        }
+        guard case .success(let message) = encoded else {
+            if case .failure(let error) = encoded { return raise(L, ray, type: "SerializationError", "remote: \(error.message)") }
+            return CLUA_RAISE
+        }
+        let contained = ray.collectedRefs
+        var topLevel: [(position: Int, id: ObjectID)] = []
+        for position in 0..<Int(arguments) {
+            if let id = ObjectRefs.id(at: 2 + Int32(position), on: L, metatable: ray.objectRefMetatable) {
+                topLevel.append((position + 1, id))
+            }
+        }
+        let store = ray.runtime.store
+        for id in contained { store.addReference(id) }
+        let returns = (0..<numReturns).map { _ in ObjectID.next() }
+        for id in returns { store.expect(id) }
+        ray.runtime.submit(TaskSpec(id: TaskID.next(), name: name, functionID: functionID, arguments: message,
+                                    argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus))
+        guard lua_checkstack(L, Int32(numReturns) + 1) != 0 else { return fail(L, "remote: too many return values") }
+        for id in returns { ObjectRefs.push(id, owned: true, on: L, store: store) }
+        return Int32(numReturns)
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
+    // MARK: get, wait
+
+    /// The ids in argument 1: an ObjectRef, or an array of them.
+    static func refs(_ L: OpaquePointer, _ ray: RayLuaState, what: String, allowSingle: Bool) -> (ids: [ObjectID], single: Bool)? {
+        if allowSingle, let id = ObjectRefs.id(at: 1, on: L, metatable: ray.objectRefMetatable) { return ([id], true) }
+        guard lua_type(L, 1) == LUA_TTABLE else { return nil }
+        var ids: [ObjectID] = []
+        let count = lua_rawlen(L, 1)
+        for i in stride(from: 1, through: Int(count), by: 1) {
+            lua_rawgeti(L, 1, lua_Integer(i))
+            defer { clua_pop(L, 1) }
+            guard let id = ObjectRefs.id(at: -1, on: L, metatable: ray.objectRefMetatable) else { return nil }
+            ids.append(id)
+        }
+        return (ids, false)
+    }
+
+    static let get: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let (ids, single) = refs(L, ray, what: "ray.get", allowSingle: true) else {
+            return fail(L, "ray.get: expected an ObjectRef or an array of ObjectRefs, got \(describeType(L, 1))")
+        }
+        let timeout = lua_type(L, 2) == LUA_TNUMBER ? clua_tonumber(L, 2) : nil
+        let store = ray.runtime.store
+        if let missing = ids.first(where: { store.object($0) == nil }) {
+            switch await_(L, ray, on: [missing], timeout: timeout) {
+            case .yield: return CLUA_YIELD
+            case .timedOut:
+                return raise(L, ray, type: "GetTimeoutError", "ray.get timed out after \(format(timeout ?? 0)) s waiting for \(missing.hex)")
+            case .ready:
+                if ids.contains(where: { store.object($0) == nil }) {
+                    return get(L)  // blocking path: wait for the next missing one
+                }
+            }
+        }
+        // All ready: push the values (raise the first error among them).
+        ray.worker?.current?.waiting = false
+        if !single {
+            lua_createtable(L, Int32(ids.count), 0)
+        }
+        for (i, id) in ids.enumerated() {
+            guard let object = store.object(id) else {
+                return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed")
+            }
+            do throws(LuaCodecError) {
+                try ray.push(object, on: L)
+            } catch {
+                return raise(L, ray, type: "SerializationError", "ray.get: \(error.message)")
+            }
+            if object.isError { return CLUA_RAISE }
+            if !single { lua_rawseti(L, -2, lua_Integer(i + 1)) }
+        }
+        return 1
+    }
+
+    enum Await { case ready, yield, timedOut }
+
+    /// Waits until one of `ids` is ready: by suspending the task's coroutine
+    /// when it can yield (the worker runs other work meanwhile), else by
+    /// blocking the thread. Timeouts count from the first call of a `get`.
+    static func await_(_ L: OpaquePointer, _ ray: RayLuaState, on ids: [ObjectID], timeout: Double?) -> Await {
+        let store = ray.runtime.store
+        if let worker = ray.worker, worker.canYield(L), let run = worker.current {
+            if !run.waiting {
+                run.waiting = true
+                run.deadline = timeout.map { monotonicSeconds() + $0 }
+            } else if let deadline = run.deadline, monotonicSeconds() >= deadline {
+                run.waiting = false
+                return .timedOut
+            }
+            let (key, token) = worker.suspendCurrent()
+            let scheduler = ray.runtime.scheduler
+            let index = worker.index
+            for id in ids {
+                store.whenReady(id) { _ in scheduler.resume(worker: index, key: key, token: token) }
+            }
+            if let deadline = run.deadline {
+                let delay = max(0, deadline - monotonicSeconds())
+                DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
+                    scheduler.resume(worker: index, key: key, token: token)
+                }
+            }
+            return .yield
+        }
+        // The driver, or a context that cannot yield (a sort comparator, a
+        // user's own coroutine, a metamethod called from C): block this thread.
+        let cpus = ray.worker?.current?.task.cpus ?? 0
+        ray.runtime.scheduler.release(cpus: cpus)
+        defer { ray.runtime.scheduler.reacquire(cpus: cpus) }
+        let signal = DispatchSemaphore(value: 0)
+        for id in ids { store.whenReady(id) { _ in signal.signal() } }
+        if let timeout {
+            return signal.wait(timeout: .now() + timeout) == .success ? .ready : .timedOut
+        }
+        signal.wait()
+        return .ready
+    }
+
+    static let wait: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let (ids, _) = refs(L, ray, what: "ray.wait", allowSingle: false) else {
+            return fail(L, "ray.wait: expected an array of ObjectRefs, got \(describeType(L, 1))")
+        }
+        let wanted = Int(clua_tointeger(L, 2))
+        let timeout = lua_type(L, 3) == LUA_TNUMBER ? clua_tonumber(L, 3) : nil
+        let store = ray.runtime.store
+        while true {
+            let ready = ids.indices.filter { store.object(ids[$0]) != nil }
+            if ready.count >= wanted || timeout == 0 {
+                ray.worker?.current?.waiting = false
+                return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)
+            }
+            let missing = ids.filter { store.object($0) == nil }
+            switch await_(L, ray, on: missing, timeout: timeout) {
+            case .yield: return CLUA_YIELD
+            case .timedOut:
+                let ready = ids.indices.filter { store.object(ids[$0]) != nil }
+                return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)
+            case .ready: continue
+            }
+        }
+    }
+
+    /// Pushes `ready, not_ready`: the refs of argument 1 split, each in input order.
+    static func pushWaitResult(_ L: OpaquePointer, _ ready: [Int], count: Int) -> Int32 {
+        let readySet = Set(ready)
+        lua_createtable(L, Int32(ready.count), 0)
+        lua_createtable(L, Int32(count - ready.count), 0)
+        var r: lua_Integer = 0, n: lua_Integer = 0
+        for i in 0..<count {
+            lua_rawgeti(L, 1, lua_Integer(i + 1))
+            if readySet.contains(i) {
+                r += 1
+                lua_rawseti(L, -3, r)
+            } else {
+                n += 1
+                lua_rawseti(L, -2, n)
+            }
+        }
+        return 2
+    }
+
+    static func describeType(_ L: OpaquePointer, _ index: Int32) -> String {
+        String(cString: lua_typename(L, lua_type(L, index)))
+    }
+
+    // MARK: put
+
+    static let put: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        if lua_gettop(L) < 1 { lua_pushnil(L) }
+        let made = onMainStack(ray, copying: 1, count: 1, from: L) { at throws(LuaCodecError) in
+            try ray.makeObject(valueAt: at, label: "the value")
+        }
+        guard case .success(let object) = made else {
+            if case .failure(let error) = made { return raise(L, ray, type: "SerializationError", "ray.put: \(error.message)") }
+            return CLUA_RAISE
+        }
+        let id = ray.runtime.store.put(object)
+        ObjectRefs.push(id, owned: true, on: L, store: ray.runtime.store)
+        return 1
+    }
+
+    // MARK: runtime
+
+    static let initialize: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        if lua_type(L, 1) == LUA_TTABLE {
+            if lua_getfield(L, 1, "num_cpus") == LUA_TNUMBER {
+                let asked = clua_tonumber(L, -1), running = ray.runtime.settings.numCPUs
+                if asked != running {
+                    return fail(L, "ray.init: a runtime is already running with num_cpus = \(format(running)) (asked for \(format(asked)))")
+                }
+            }
+            if lua_getfield(L, 1, "address") != LUA_TNIL {
+                return fail(L, "ray.init: joining a cluster (address) is not available in this build yet")
+            }
+        } else if lua_type(L, 1) != LUA_TNIL && lua_type(L, 1) != LUA_TNONE {
+            return fail(L, "ray.init: options must be a table, got \(describeType(L, 1))")
+        }
+        ray.initialized = true
+        return 0
+    }
+
+    static let isInitialized: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        lua_pushboolean(L, RayLuaState.from(L).initialized ? 1 : 0)
+        return 1
+    }
+
+    static let shutdown: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        RayLuaState.from(L).initialized = false
+        return 0
+    }
+
+    static let context: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        lua_createtable(L, 0, 5)
+        let fields: [(String, String?)] = [
+            ("job_id", ray.runtime.jobID.hex), ("node_id", ray.runtime.nodeID.hex),
+            ("worker_id", ray.worker?.id.hex ?? ray.driverID.hex),
+            ("task_id", ray.worker?.current?.task.id.hex),
+        ]
+        for case let (key, value?) in fields {
+            lua_pushstring(L, value)
+            lua_setfield(L, -2, key)
+        }
+        return 1
+    }
+
+    /// Pushes `{ CPU = n, <custom> = n }`.
+    static func pushResources(_ L: OpaquePointer, cpus: Double, custom: [String: Double]) {
+        lua_createtable(L, 0, Int32(custom.count + 1))
+        lua_pushnumber(L, cpus)
+        lua_setfield(L, -2, "CPU")
+        for (name, amount) in custom {
+            lua_pushnumber(L, amount)
+            lua_setfield(L, -2, name)
+        }
+    }
+
+    static let resources: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        let available = lua_toboolean(L, 1) != 0
+        let cpus = available ? max(0, ray.runtime.scheduler.availableCPUs) : ray.runtime.settings.numCPUs
+        pushResources(L, cpus: cpus, custom: ray.runtime.settings.resources)
+        return 1
+    }
+
+    static let nodes: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        lua_createtable(L, 1, 0)
+        lua_createtable(L, 0, 4)
+        lua_pushstring(L, ray.runtime.nodeID.hex)
+        lua_setfield(L, -2, "node_id")
+        lua_pushstring(L, "local")
+        lua_setfield(L, -2, "address")
+        lua_pushboolean(L, 1)
+        lua_setfield(L, -2, "alive")
+        pushResources(L, cpus: ray.runtime.settings.numCPUs, custom: ray.runtime.settings.resources)
+        lua_setfield(L, -2, "resources")
+        lua_rawseti(L, -2, 1)
+        return 1
+    }
+
+    static let now: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        lua_pushnumber(L, monotonicSeconds())
+        return 1
+    }
+
+    static let sleep: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard lua_type(L, 1) == LUA_TNUMBER, clua_tonumber(L, 1) >= 0 else {
+            return fail(L, "ray.sleep: expected a non-negative number of seconds, got \(describeType(L, 1))")
+        }
+        let seconds = clua_tonumber(L, 1)
+        if let worker = ray.worker, worker.canYield(L), let run = worker.current {
+            if !run.waiting {
+                run.waiting = true
+                run.deadline = monotonicSeconds() + seconds
+            }
+            if let deadline = run.deadline, monotonicSeconds() < deadline {
+                let (key, token) = worker.suspendCurrent()
+                let scheduler = ray.runtime.scheduler, index = worker.index
+                DispatchQueue.global().asyncAfter(deadline: .now() + (deadline - monotonicSeconds())) {
+                    scheduler.resume(worker: index, key: key, token: token)
+                }
+                return CLUA_YIELD
+            }
+            run.waiting = false
+            return 0
+        }
+        Thread.sleep(forTimeInterval: seconds)
+        return 0
+    }
+
+    static let setErrorMetatable: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        RayLuaState.from(L).setErrorMetatable(at: 1)
+        return 0
+    }
+}

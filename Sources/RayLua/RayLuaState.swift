@@ -1,0 +1,197 @@
+import CLua
+import CLuaShims
+import Foundation
+import LuaCodec
+import LuaKit
+import RayCore
+
+/// The `ray` module installed in one Lua state — the driver's, or a
+/// worker's — bound to a runtime. It owns the state and its codec, and is
+/// confined to the state's thread like them. The `_ray` primitives find it
+/// through the state's extra space (shared by all of the state's coroutines).
+public final class RayLuaState {
+    public let state: LuaState
+    let codec: LuaCodec
+    let runtime: Runtime
+    /// The worker this state belongs to; nil for the driver.
+    unowned(unsafe) let worker: Worker?
+    private(set) var objectRefMetatable: Int32 = LUA_NOREF
+    private var errorMetatable: Int32 = LUA_NOREF
+    /// ObjectRef ids met by the encoding in progress (see ObjectRefs.Extension).
+    var collectedRefs: [ObjectID] = []
+    var initialized = true
+    /// This state's worker id when it is the driver's.
+    let driverID = WorkerID.next()
+
+    /// The driver's state: a new Lua state with `ray` loaded, as the global
+    /// `ray` and as `require("ray")`.
+    public convenience init(driverOf runtime: Runtime) throws {
+        try self.init(runtime: runtime, worker: nil)
+    }
+
+    init(runtime: Runtime, worker: Worker?) throws {
+        state = LuaState()
+        codec = try LuaCodec(state: state)
+        self.runtime = runtime
+        self.worker = worker
+        clua_extraspace(state.pointer).pointee = Unmanaged.passUnretained(self).toOpaque()
+        objectRefMetatable = ObjectRefs.install(on: self)
+        try loadModule()
+    }
+
+    deinit {
+        clua_extraspace(state.pointer).pointee = nil
+    }
+
+    static func from(_ L: OpaquePointer) -> RayLuaState {
+        Unmanaged<RayLuaState>.fromOpaque(clua_extraspace(L).pointee!).takeUnretainedValue()
+    }
+
+    private func loadModule() throws {
+        let L = state.pointer
+        try state.load(StdlibSources.rayInit, chunkName: "@stdlib/ray/init.lua")
+        Primitives.push(on: L)
+        try state.call(arguments: 1, results: 1)
+        lua_getfield(L, CLUA_REGISTRYINDEX, LUA_LOADED_TABLE)
+        lua_pushvalue(L, -2)
+        lua_setfield(L, -2, "ray")
+        clua_pop(L, 1)
+        lua_setglobal(L, "ray")
+    }
+
+    func setErrorMetatable(at index: Int32) {
+        let L = state.pointer
+        lua_pushvalue(L, index)
+        if errorMetatable != LUA_NOREF { luaL_unref(L, CLUA_REGISTRYINDEX, errorMetatable) }
+        errorMetatable = luaL_ref(L, CLUA_REGISTRYINDEX)
+    }
+
+    // MARK: values to and from the store
+
+    /// Encodes the value at `index` as an object, holding references to the
+    /// ObjectRefs inside it.
+    func makeObject(valueAt index: Int32, label: String, isError: Bool = false) throws(LuaCodecError) -> StoredObject {
+        collectedRefs.removeAll(keepingCapacity: true)
+        let bytes = try codec.encode(valueAt: index, label: label)
+        for id in collectedRefs { runtime.store.addReference(id) }
+        return StoredObject(bytes: bytes, isError: isError, contained: collectedRefs)
+    }
+
+    /// Pushes the value of a stored object onto `L` (an error object gets
+    /// the error metatable). [-0, +1]
+    func push(_ object: StoredObject, on L: OpaquePointer) throws(LuaCodecError) {
+        let main = state.pointer
+        try codec.decode(object.bytes)
+        if object.isError && errorMetatable != LUA_NOREF && lua_type(main, -1) == LUA_TTABLE {
+            lua_rawgeti(main, CLUA_REGISTRYINDEX, lua_Integer(errorMetatable))
+            lua_setmetatable(main, -2)
+        }
+        if L != main { lua_xmove(main, L, 1) }
+    }
+
+    /// A Ray error object: `{ type, message, task }`.
+    func makeError(type: String, message: String, task: String? = nil, traceback: String? = nil) -> StoredObject {
+        let L = state.pointer
+        lua_createtable(L, 0, 4)
+        lua_pushstring(L, type)
+        lua_setfield(L, -2, "type")
+        lua_pushstring(L, message)
+        lua_setfield(L, -2, "message")
+        if let task {
+            lua_pushstring(L, task)
+            lua_setfield(L, -2, "task")
+        }
+        if let traceback {
+            lua_pushstring(L, traceback)
+            lua_setfield(L, -2, "traceback")
+        }
+        defer { clua_pop(L, 1) }
+        return (try? makeObject(valueAt: -1, label: "error", isError: true))
+            ?? StoredObject(bytes: [0x52, 0x56, 0x01, 0x01, 0x00], isError: true)
+    }
+
+    /// The error a failed task's coroutine raised, as an object: a Ray error
+    /// raised inside it (e.g. from a failed dependency) passes through as it
+    /// is; anything else becomes a RayTaskError with the remote traceback and
+    /// the raised value as `cause` when it can travel.
+    func taskError(from co: OpaquePointer, task: TaskSpec) -> StoredObject {
+        let L = state.pointer
+        lua_xmove(co, L, 1)
+        let raised = lua_gettop(L)
+        defer { lua_settop(L, raised - 1) }
+        if isRayError(at: raised), let object = try? makeObject(valueAt: raised, label: "error", isError: true) {
+            return object
+        }
+        let message = state.describe(at: raised)
+        luaL_traceback(L, co, nil, 0)
+        let traceback = state.toString(at: -1)
+        clua_pop(L, 1)
+        lua_createtable(L, 0, 5)
+        let table = lua_gettop(L)
+        for (key, value) in [("type", "RayTaskError"), ("message", message), ("task", task.name)] {
+            lua_pushstring(L, value)
+            lua_setfield(L, table, key)
+        }
+        if let traceback {
+            lua_pushstring(L, traceback)
+            lua_setfield(L, table, "traceback")
+        }
+        lua_pushvalue(L, raised)
+        lua_setfield(L, table, "cause")
+        if let object = try? makeObject(valueAt: table, label: "error", isError: true) { return object }
+        lua_pushnil(L)
+        lua_setfield(L, table, "cause")  // the raised value cannot travel: drop it
+        return (try? makeObject(valueAt: table, label: "error", isError: true))
+            ?? makeError(type: "RayTaskError", message: message, task: task.name)
+    }
+
+    /// Whether the value at `index` is a table carrying the Ray error metatable.
+    func isRayError(at index: Int32) -> Bool {
+        let L = state.pointer
+        guard errorMetatable != LUA_NOREF, lua_type(L, index) == LUA_TTABLE, lua_getmetatable(L, index) != 0 else { return false }
+        lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(errorMetatable))
+        defer { clua_pop(L, 2) }
+        return lua_rawequal(L, -1, -2) != 0
+    }
+
+    // MARK: task arguments and results (worker side)
+
+    /// Pushes a task's arguments with its top-level ObjectRefs replaced by
+    /// their values; returns how many. A failed dependency fails the task
+    /// with that same error.
+    func decodeArguments(_ task: TaskSpec) throws -> Int32 {
+        let L = state.pointer
+        let base = lua_gettop(L)
+        let count = try codec.decode(task.arguments)
+        for (position, id) in task.topLevelRefs {
+            guard let object = runtime.store.object(id) else {
+                throw TaskFailure.error(makeError(type: "ObjectLostError", message: "argument \(position) (\(id.hex)) is gone", task: task.name))
+            }
+            if object.isError { throw TaskFailure.error(object) }
+            try push(object, on: L)
+            clua_replace(L, base + Int32(position))
+        }
+        return count
+    }
+
+    /// Encodes a finished coroutine's results into the task's return objects;
+    /// returns a failure to store instead when they cannot travel.
+    func storeResults(of task: TaskSpec, from co: OpaquePointer, count: Int32) -> TaskFailure? {
+        let L = state.pointer
+        let base = lua_gettop(L)
+        lua_xmove(co, L, count)
+        defer { lua_settop(L, base) }
+        for _ in Int(count)..<max(task.returnIDs.count, Int(count)) { lua_pushnil(L) }  // fewer results than num_returns
+        var objects: [StoredObject] = []
+        for i in task.returnIDs.indices {
+            do throws(LuaCodecError) {
+                objects.append(try makeObject(valueAt: base + 1 + Int32(i), label: "return value \(i + 1)"))
+            } catch {
+                for object in objects { for id in object.contained { runtime.store.removeReference(id) } }
+                return .error(makeError(type: "SerializationError", message: error.message, task: task.name))
+            }
+        }
+        for (id, object) in zip(task.returnIDs, objects) { runtime.store.fulfill(id, with: object) }
+        return nil
+    }
+}

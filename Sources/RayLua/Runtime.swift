@@ -1,0 +1,93 @@
+import Foundation
+import RayCore
+import Synchronization
+
+/// Settings of a runtime, frozen when it starts.
+public struct RuntimeSettings: Sendable {
+    /// CPUs the node offers to tasks (default: the machine's cores). Worker
+    /// threads: one per whole CPU, at least one.
+    public var numCPUs: Double = Double(ProcessInfo.processInfo.activeProcessorCount)
+    /// Custom resources (name -> amount).
+    public var resources: [String: Double] = [:]
+
+    public init() {}
+}
+
+/// One node's runtime in this process: the object store, the scheduler and
+/// the worker threads (each with its own Lua state). The driver's state
+/// attaches to it with `RayLuaState(driverOf:)`.
+public final class Runtime: Sendable {
+    public let settings: RuntimeSettings
+    public let nodeID = NodeID.next()
+    public let jobID = JobID.next()
+    let store = ObjectStore()
+    let scheduler: Scheduler
+    /// Remote functions' code by id, and the ids by the handle a RemoteFunction table keeps.
+    private let functions = Mutex<(code: [UniqueID: [UInt8]], handles: [UniqueID])>(([:], []))
+    private let workers = Mutex<[Worker]>([])
+    private let stopped = Mutex(false)
+
+    /// Starts the worker threads; returns once each has loaded the `ray` module.
+    public init(settings: RuntimeSettings = RuntimeSettings()) throws {
+        self.settings = settings
+        let threads = max(1, Int(settings.numCPUs.rounded(.up)))
+        scheduler = Scheduler(workers: threads, cpus: settings.numCPUs)
+        var started: [Worker] = []
+        for index in 0..<threads {
+            started.append(try Worker.start(index: index, runtime: self))
+        }
+        workers.withLock { $0 = started }
+    }
+
+    /// Registers a function's code (its first submission); returns the
+    /// handle its RemoteFunction table keeps.
+    func register(function bytes: [UInt8]) -> Int {
+        functions.withLock { table in
+            let id = UniqueID.next()
+            table.code[id] = bytes
+            table.handles.append(id)
+            return table.handles.count - 1
+        }
+    }
+
+    func functionID(handle: Int) -> UniqueID? {
+        functions.withLock { handle >= 0 && handle < $0.handles.count ? $0.handles[handle] : nil }
+    }
+
+    func functionCode(_ id: UniqueID) -> [UInt8]? {
+        functions.withLock { $0.code[id] }
+    }
+
+    /// Queues a task once its top-level ObjectRef arguments are ready.
+    func submit(_ task: TaskSpec) {
+        let waiting = task.topLevelRefs.filter { store.object($0.id) == nil }
+        if waiting.isEmpty {
+            scheduler.enqueue(task)
+            return
+        }
+        let remaining = Atomic(waiting.count)
+        for (_, id) in waiting {
+            store.whenReady(id) { [scheduler] _ in
+                if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                    scheduler.enqueue(task)
+                }
+            }
+        }
+    }
+
+    /// Stops the workers and waits for their threads to end. Suspended tasks
+    /// are abandoned. Idempotent.
+    public func shutdown() {
+        let first = stopped.withLock { was in
+            defer { was = true }
+            return !was
+        }
+        guard first else { return }
+        scheduler.stop()
+        for worker in workers.withLock({ $0 }) { worker.join() }
+    }
+
+    deinit {
+        shutdown()
+    }
+}

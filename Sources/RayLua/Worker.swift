@@ -1,0 +1,209 @@
+import CLua
+import CLuaShims
+import Foundation
+import LuaKit
+import RayCore
+
+/// One worker thread and the Lua state it owns. Every task runs as a
+/// coroutine of that state; a task that waits in `ray.get` yields, and the
+/// thread runs other work until the awaited object is ready, when the
+/// coroutine is queued to resume here (it is pinned to this state).
+///
+/// Confinement: everything but `index`, `runtime` and the exit signal is
+/// touched only by the worker's own thread (`@unchecked Sendable` for that).
+final class Worker: @unchecked Sendable {
+    let index: Int
+    unowned let runtime: Runtime
+    let id = WorkerID.next()
+    private let exited = DispatchSemaphore(value: 0)
+
+    // Thread-confined.
+    private(set) var ray: RayLuaState!
+    /// Coroutines of this state that are running or suspended, by registry key.
+    private var runs: [Int32: TaskRun] = [:]
+    /// Decoded remote functions: registry keys by function id.
+    private var functionCache: [UniqueID: Int32] = [:]
+    /// The task whose coroutine is executing right now.
+    private(set) var current: TaskRun?
+
+    private init(index: Int, runtime: Runtime) {
+        self.index = index
+        self.runtime = runtime
+    }
+
+    /// Starts the thread; returns once its state is ready, or throws why it is not.
+    static func start(index: Int, runtime: Runtime) throws -> Worker {
+        let worker = Worker(index: index, runtime: runtime)
+        let ready = DispatchSemaphore(value: 0)
+        let failure = ResultSlot()
+        let thread = Thread {
+            do {
+                worker.ray = try RayLuaState(runtime: runtime, worker: worker)
+            } catch {
+                failure.error = error
+                ready.signal()
+                worker.exited.signal()
+                return
+            }
+            ready.signal()
+            worker.loop()
+            worker.close()
+            worker.exited.signal()
+        }
+        thread.name = "ray-worker-\(index)"
+        thread.stackSize = 16 << 20
+        thread.start()
+        ready.wait()
+        if let error = failure.error { throw error }
+        return worker
+    }
+
+    func join() { exited.wait() }
+
+    private func loop() {
+        while let item = runtime.scheduler.next(for: index) {
+            switch item {
+            case .start(let task): start(task)
+            case .resume(let key, let token): resume(key: key, token: token)
+            }
+        }
+    }
+
+    private func close() {
+        let L = ray.state.pointer
+        for key in runs.keys { luaL_unref(L, CLUA_REGISTRYINDEX, key) }
+        runs = [:]
+        ray = nil  // closes the state; ObjectRefs it held drop their references
+    }
+
+    // MARK: running tasks
+
+    private func start(_ task: TaskSpec) {
+        let L = ray.state.pointer
+        let base = lua_gettop(L)
+        let co = lua_newthread(L)!
+        let key = luaL_ref(L, CLUA_REGISTRYINDEX)
+        let run = TaskRun(task: task, coroutine: co, key: key)
+        runs[key] = run
+        do {
+            try pushFunction(of: task)
+            let count = try ray.decodeArguments(task)
+            lua_xmove(L, co, count + 1)
+        } catch let failure as TaskFailure {
+            lua_settop(L, base)
+            finish(run, failure: failure)
+            return
+        } catch {
+            lua_settop(L, base)
+            finish(run, failure: .error(ray.makeError(type: "RayTaskError", message: "\(error)", task: task.name)))
+            return
+        }
+        for ref in task.argumentRefs { runtime.store.removeReference(ref) }
+        lua_settop(L, base)
+        step(run, arguments: lua_gettop(co) - 1)
+    }
+
+    /// Pushes the task's function, decoding it on its first use on this worker.
+    private func pushFunction(of task: TaskSpec) throws {
+        let L = ray.state.pointer
+        if let key = functionCache[task.functionID] {
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(key))
+            return
+        }
+        guard let code = runtime.functionCode(task.functionID) else {
+            throw TaskFailure.error(ray.makeError(type: "RayTaskError", message: "unknown remote function", task: task.name))
+        }
+        do {
+            try ray.codec.decode(code)
+        } catch {
+            throw TaskFailure.error(ray.makeError(type: "SerializationError", message: "the function could not be loaded on a worker: \(error.message)", task: task.name))
+        }
+        lua_pushvalue(L, -1)
+        functionCache[task.functionID] = luaL_ref(L, CLUA_REGISTRYINDEX)
+    }
+
+    private func resume(key: Int32, token: UInt64) {
+        guard let run = runs[key], run.suspended, run.token == token else { return }  // stale
+        run.suspended = false
+        runtime.scheduler.reacquire(cpus: run.task.cpus)
+        step(run, arguments: 0)
+    }
+
+    /// Runs the coroutine until it finishes, fails or suspends.
+    private func step(_ run: TaskRun, arguments: Int32) {
+        let L = ray.state.pointer
+        var results: Int32 = 0
+        current = run
+        let status = lua_resume(run.coroutine, L, arguments, &results)
+        current = nil
+        switch status {
+        case LUA_YIELD:
+            clua_pop(run.coroutine, results)
+            precondition(run.suspended, "a task coroutine yielded outside ray.get (coroutine.yield in a task body?)")
+            runtime.scheduler.release(cpus: run.task.cpus)
+        case LUA_OK:
+            let outcome = ray.storeResults(of: run.task, from: run.coroutine, count: results)
+            finish(run, failure: outcome)
+        default:
+            finish(run, failure: .error(ray.taskError(from: run.coroutine, task: run.task)))
+        }
+    }
+
+    /// Ends a task: stores `failure` in every return (when given), releases its CPUs and coroutine.
+    private func finish(_ run: TaskRun, failure: TaskFailure?) {
+        if let failure {
+            let object: StoredObject
+            switch failure {
+            case .error(let error): object = error
+            }
+            for id in run.task.returnIDs { runtime.store.fulfill(id, with: object) }
+        }
+        runs[run.key] = nil
+        luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        runtime.scheduler.release(cpus: run.task.cpus)
+    }
+
+    /// Suspends the current task until `resume(key:token:)` is called with
+    /// the returned token; the caller then yields (CLUA_YIELD).
+    func suspendCurrent() -> (key: Int32, token: UInt64) {
+        let run = current!
+        run.token &+= 1
+        run.suspended = true
+        return (run.key, run.token)
+    }
+
+    /// Whether `L` is the coroutine of the task running now and may yield.
+    func canYield(_ L: OpaquePointer) -> Bool {
+        guard let current else { return false }
+        return current.coroutine == L && lua_isyieldable(L) != 0
+    }
+}
+
+/// A task in progress on a worker: its coroutine and how it waits.
+final class TaskRun {
+    let task: TaskSpec
+    let coroutine: OpaquePointer
+    let key: Int32
+    /// Incremented at each suspension; resumes carrying an older token are stale.
+    var token: UInt64 = 0
+    var suspended = false
+    /// Deadline of the `ray.get`/`ray.wait` in progress, if it has a timeout.
+    var deadline: Double?
+    var waiting = false
+
+    init(task: TaskSpec, coroutine: OpaquePointer, key: Int32) {
+        self.task = task
+        self.coroutine = coroutine
+        self.key = key
+    }
+}
+
+/// Why a task ended without results of its own: the error object to store.
+enum TaskFailure: Error {
+    case error(StoredObject)
+}
+
+/// Carries a startup error out of a thread.
+private final class ResultSlot: @unchecked Sendable {
+    var error: (any Error)?
+}

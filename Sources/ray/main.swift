@@ -1,0 +1,3 @@
+import RayCLI
+
+RayCommand.main()

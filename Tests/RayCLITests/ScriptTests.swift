@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+/// Runs the built `ray` binary (it sits next to the test bundle).
+func runRay(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ray")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts")
+
+@Suite("The ray command runs Lua scripts")
+struct ScriptTests {
+    @Test func tasksObjectsAndErrors() throws {
+        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("tasks.lua").path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "tasks ok\n")
+        #expect(result.status == 0)
+    }
+
+    @Test(arguments: ["1", "2"]) func nestedTasksNeverDeadlock(cpus: String) throws {
+        let result = try runRay(["run", "--num-cpus", cpus, scripts.appendingPathComponent("nested.lua").path, "15"])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "610\n3628800\n")
+    }
+
+    @Test func argTableAndVarargs() throws {
+        let result = try runRay(["-e", "print(arg[0], arg[-1], ...)", "a", "b"])
+        #expect(result.stdout == "-e\tray\ta\tb\n")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("args-\(getpid()).lua")
+        try "print(arg[0] == ..., select('#', ...), arg[1], arg[2])".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try runRay([file.path, "x", "--flag"])
+        #expect(run.stdout == "false\t2\tx\t--flag\n")
+    }
+
+    @Test func standardInputIsAScript() throws {
+        let result = try runRay([], stdin: "print(ray.get(ray.put(41)) + 1)")
+        #expect(result.stdout == "42\n")
+        #expect(result.status == 0)
+    }
+
+    @Test func uncaughtErrorsPrintTheLineAndATraceback() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("boom-\(getpid()).lua")
+        try "local x = 1\nerror('boom')\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try runRay([file.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("ray: \(file.path):2: boom\nstack traceback:"), "\(result.stderr)")
+    }
+
+    @Test func missingFilesAndSyntaxErrors() throws {
+        let missing = try runRay(["/nonexistent/job.lua"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "ray: cannot open /nonexistent/job.lua\n")
+        let syntax = try runRay(["-e", "x = = 1"])
+        #expect(syntax.status == 1)
+        #expect(syntax.stderr.hasPrefix("ray: (command line):1: unexpected symbol near '='"), "\(syntax.stderr)")
+    }
+
+    @Test func versionHelpAndBadOptions() throws {
+        #expect(try runRay(["--version"]).stdout == "ray 0.1.0 (Lua 5.4)\n")
+        #expect(try runRay(["--help"]).stdout.contains("ray SCRIPT.lua"))
+        let bad = try runRay(["run", "--num-cpus", "0", "-e", "print(1)"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--num-cpus"))
+    }
+}

@@ -1,0 +1,151 @@
+-- The public `ray` table: Ray Core's API in Lua idiom, built on the `_ray`
+-- primitives the Swift runtime installs. Loaded once per interpreter state
+-- (the driver's and every worker's) and registered as package.loaded.ray.
+local _ray = ...
+-- As a loaded module, the primitives travel by name inside shipped values
+-- (a RemoteFunction's closures refer to them) and resolve on every worker.
+package.loaded["ray.core"] = _ray
+
+local type, pairs, ipairs, select, error, setmetatable, tostring, rawget =
+      type, pairs, ipairs, select, error, setmetatable, tostring, rawget
+local concat = table.concat
+
+local ray = {}
+
+-- Errors --------------------------------------------------------------------
+
+local Error = {}
+Error.__index = Error
+Error.__name = "RayError"
+function Error.__tostring(e)
+  local parts = { e.type }
+  if e.task then parts[#parts + 1] = " in task '" .. e.task .. "'" end
+  parts[#parts + 1] = ": " .. tostring(e.message)
+  if e.traceback then parts[#parts + 1] = "\n" .. e.traceback end
+  return concat(parts)
+end
+_ray.set_error_metatable(Error)
+
+local function raise(kind, message, level)
+  error(setmetatable({ type = kind, message = message }, Error), (level or 1) + 1)
+end
+
+-- Options -------------------------------------------------------------------
+
+local task_options = {
+  num_cpus = "number", resources = "table", num_returns = "number", max_retries = "number",
+  retry_exceptions = "boolean", scheduling_strategy = "any", name = "string",
+}
+
+local function check_options(opts, known, what)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(what .. ": options must be a table, got " .. type(opts), 3)
+  end
+  for k, v in pairs(opts) do
+    local expected = known[k]
+    if expected == nil then
+      error(what .. ": unknown option '" .. tostring(k) .. "'", 3)
+    end
+    if expected ~= "any" and type(v) ~= expected then
+      error(what .. ": option '" .. k .. "' must be a " .. expected .. ", got " .. type(v), 3)
+    end
+  end
+  if opts.num_returns ~= nil and (opts.num_returns < 0 or opts.num_returns % 1 ~= 0) then
+    error(what .. ": num_returns must be a non-negative integer", 3)
+  end
+  if opts.num_cpus ~= nil and opts.num_cpus < 0 then
+    error(what .. ": num_cpus must not be negative", 3)
+  end
+  return opts
+end
+
+local function merge(a, b)
+  local out = {}
+  for k, v in pairs(a) do out[k] = v end
+  for k, v in pairs(b) do out[k] = v end
+  return out
+end
+
+-- Remote functions ----------------------------------------------------------
+
+local RemoteFunction = {}
+RemoteFunction.__name = "RemoteFunction"
+RemoteFunction.__index = RemoteFunction
+function RemoteFunction.__call()
+  error("a remote function cannot be called directly: use f.remote(...)", 2)
+end
+function RemoteFunction.__tostring(f)
+  return "RemoteFunction(" .. (f._options.name or "anonymous") .. ")"
+end
+
+local function remote_function(fn, opts)
+  local f = setmetatable({ _fn = fn, _options = opts }, RemoteFunction)
+  f.remote = function(...) return _ray.submit(f, ...) end
+  f.options = function(more)
+    return remote_function(fn, merge(opts, check_options(more, task_options, "options")))
+  end
+  return f
+end
+
+function ray.remote(a, b)
+  local opts, target
+  if b == nil then opts, target = {}, a else opts, target = a, b end
+  if type(target) == "function" then
+    return remote_function(target, check_options(opts, task_options, "ray.remote"))
+  elseif type(target) == "table" then
+    error("ray.remote: actors are not available in this build yet", 2)
+  end
+  error("ray.remote: expected a function or an actor class table, got " .. type(target), 2)
+end
+
+-- Objects -------------------------------------------------------------------
+
+local function timeout_of(opts, what)
+  if opts == nil then return nil end
+  if type(opts) ~= "table" then error(what .. ": options must be a table, got " .. type(opts), 3) end
+  local t = opts.timeout
+  if t ~= nil and (type(t) ~= "number" or t < 0) then
+    error(what .. ": timeout must be a non-negative number of seconds", 3)
+  end
+  return t
+end
+
+function ray.get(refs, opts)
+  return _ray.get(refs, timeout_of(opts, "ray.get"))
+end
+
+function ray.put(value)
+  return _ray.put(value)
+end
+
+function ray.wait(refs, opts)
+  if type(refs) ~= "table" then error("ray.wait: expected an array of ObjectRefs, got " .. type(refs), 2) end
+  local n = 1
+  if opts ~= nil then
+    if type(opts) ~= "table" then error("ray.wait: options must be a table", 2) end
+    if opts.num_returns ~= nil then n = opts.num_returns end
+    if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then error("ray.wait: num_returns must be a non-negative integer", 2) end
+    if n > #refs then error("ray.wait: num_returns (" .. n .. ") exceeds the number of refs (" .. #refs .. ")", 2) end
+  end
+  return _ray.wait(refs, n, timeout_of(opts, "ray.wait"))
+end
+
+-- Runtime -------------------------------------------------------------------
+
+function ray.init(opts)
+  return _ray.init(opts)
+end
+ray.is_initialized = _ray.is_initialized
+ray.shutdown = _ray.shutdown
+
+function ray.get_runtime_context() return _ray.context() end
+function ray.cluster_resources() return _ray.resources(false) end
+function ray.available_resources() return _ray.resources(true) end
+function ray.nodes() return _ray.nodes() end
+ray.now = _ray.now
+ray.sleep = _ray.sleep
+
+ray._raise = raise
+ray.Error = Error
+return ray
