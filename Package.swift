@@ -36,6 +36,7 @@ let package = Package(
         // Codec benchmark (scripts/bench/codec.sh runs it in release).
         .executableTarget(name: "codec-bench", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
         .testTarget(name: "RayCoreTests", dependencies: ["RayCore"]),
+        .testTarget(name: "RayLuaTests", dependencies: ["RayLua", "LuaKit", "CLua"]),
         // Runs the built `ray` binary on Lua scripts (Scripts/ are read from the source tree).
         .testTarget(name: "RayCLITests", dependencies: ["ray"], exclude: ["Scripts"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),

@@ -90,16 +90,19 @@ enum Primitives {
         if lua_getfield(L, 1, "_handle") == LUA_TNUMBER, let id = ray.runtime.functionID(handle: Int(clua_tointeger(L, -1))) {
             functionID = id
         } else {
+            let handle = ray.runtime.reserveFunction()
+            lua_pushinteger(L, lua_Integer(handle))
+            lua_setfield(L, 1, "_handle")
             let encoded = onMainStack(ray, copying: function, count: 1, from: L) { at throws(LuaCodecError) in
                 try ray.codec.encode(valueAt: at, label: "the remote function")
             }
             guard case .success(let code) = encoded else {
+                lua_pushnil(L)
+                lua_setfield(L, 1, "_handle")
                 if case .failure(let error) = encoded { return raise(L, ray, type: "SerializationError", "remote: \(error.message)") }
                 return CLUA_RAISE
             }
-            let handle = ray.runtime.register(function: code)
-            lua_pushinteger(L, lua_Integer(handle))
-            lua_setfield(L, 1, "_handle")
+            ray.runtime.setFunctionCode(handle: handle, code)
             functionID = ray.runtime.functionID(handle: handle)!
         }
         lua_settop(L, options)

@@ -39,15 +39,27 @@ public final class Runtime: Sendable {
         workers.withLock { $0 = started }
     }
 
-    /// Registers a function's code (its first submission); returns the
-    /// handle its RemoteFunction table keeps.
-    func register(function bytes: [UInt8]) -> Int {
+    /// Reserves an id for a remote function at its first submission; returns
+    /// the handle its RemoteFunction table keeps. The handle is stored in the
+    /// table *before* the function is encoded, so every copy of it that
+    /// travels (inside the function's own upvalues, for a recursive task)
+    /// names the same function instead of registering a new one.
+    func reserveFunction() -> Int {
         functions.withLock { table in
-            let id = UniqueID.next()
-            table.code[id] = bytes
-            table.handles.append(id)
+            table.handles.append(UniqueID.next())
             return table.handles.count - 1
         }
+    }
+
+    /// How many remote functions were registered (each once, however often submitted or shipped).
+    public var registeredFunctions: Int { functions.withLock { $0.handles.count } }
+
+    /// How many objects the store holds (ready or expected).
+    public var liveObjects: Int { store.count }
+
+    /// Stores the code of a reserved function.
+    func setFunctionCode(handle: Int, _ bytes: [UInt8]) {
+        functions.withLock { table in table.code[table.handles[handle]] = bytes }
     }
 
     func functionID(handle: Int) -> UniqueID? {

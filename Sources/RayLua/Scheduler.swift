@@ -1,5 +1,8 @@
 import Foundation
 import RayCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a worker thread does next.
 enum WorkItem: Sendable {
@@ -18,88 +21,132 @@ enum WorkItem: Sendable {
 /// suspended in `ray.get`; a resumed task takes them again even if that
 /// briefly oversubscribes the node (as Ray does), so resuming never waits.
 /// Resumes come before new tasks.
+///
+/// Waking a sleeping thread costs microseconds here (architecture.md), so
+/// each worker sleeps on its own condition variable and is signalled only
+/// when there is something it can do: a resume for it, or a runnable task
+/// that fits while it is idle. A worker that queues work for itself wakes
+/// nobody.
 final class Scheduler: @unchecked Sendable {
-    // All state guarded by `condition`.
-    private let condition = NSCondition()
+    // All state below is guarded by `mutex`.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wakeups: UnsafeMutablePointer<pthread_cond_t>
+    private var idle: [Bool]
     private var runnable: [TaskSpec] = []
-    private var runnableHead = 0
+    private let runnableHead = 0
     private var resumes: [[WorkItem]]
     private var available: Double
     private var stopping = false
     let totalCPUs: Double
 
     init(workers: Int, cpus: Double) {
+        pthread_mutex_init(mutex, nil)
+        wakeups = .allocate(capacity: workers)
+        for i in 0..<workers { pthread_cond_init(wakeups + i, nil) }
+        idle = Array(repeating: false, count: workers)
         resumes = Array(repeating: [], count: workers)
         available = cpus
         totalCPUs = cpus
     }
 
-    var availableCPUs: Double {
-        condition.lock()
-        defer { condition.unlock() }
-        return available
+    deinit {
+        for i in idle.indices { pthread_cond_destroy(wakeups + i) }
+        wakeups.deallocate()
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
     }
 
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    /// Wakes `worker` if it sleeps. Lock held.
+    private func wake(_ worker: Int) {
+        if idle[worker] {
+            idle[worker] = false
+            pthread_cond_signal(wakeups + worker)
+        }
+    }
+
+    /// Wakes one sleeping worker if a runnable task fits. Lock held.
+    private func wakeOneForRunnable() {
+        guard let sleeper = idle.firstIndex(of: true), firstFittingTask() != nil else { return }
+        wake(sleeper)
+    }
+
+    /// The newest runnable task that fits. Newest first keeps nested work
+    /// depth-first: a parent's children run before its siblings' children,
+    /// so few coroutines are suspended at once (breadth-first order left
+    /// thousands suspended in fib(20), and the collector re-walks every
+    /// suspended coroutine in each cycle).
+    private func firstFittingTask() -> Int? {
+        var index = runnable.count - 1
+        while index >= runnableHead {
+            if runnable[index].cpus <= available + 1e-9 { return index }
+            index -= 1
+        }
+        return nil
+    }
+
+    var availableCPUs: Double { locked { available } }
+
     func enqueue(_ task: TaskSpec) {
-        condition.lock()
-        runnable.append(task)
-        condition.broadcast()
-        condition.unlock()
+        locked {
+            runnable.append(task)
+            wakeOneForRunnable()
+        }
     }
 
     func resume(worker: Int, key: Int32, token: UInt64) {
-        condition.lock()
-        resumes[worker].append(.resume(key: key, token: token))
-        condition.broadcast()
-        condition.unlock()
+        locked {
+            resumes[worker].append(.resume(key: key, token: token))
+            wake(worker)
+        }
     }
 
     /// CPUs given back by a task that finished or suspended.
     func release(cpus: Double) {
         guard cpus > 0 else { return }
-        condition.lock()
-        available += cpus
-        condition.broadcast()
-        condition.unlock()
+        locked {
+            available += cpus
+            wakeOneForRunnable()
+        }
     }
 
     /// CPUs taken again by a resumed task.
     func reacquire(cpus: Double) {
-        condition.lock()
-        available -= cpus
-        condition.unlock()
+        guard cpus > 0 else { return }
+        locked { available -= cpus }
     }
 
-    /// The next item for `worker`, waiting until there is one; nil once stopping.
+    /// The next item for `worker`, sleeping until there is one; nil once stopping.
     func next(for worker: Int) -> WorkItem? {
-        condition.lock()
-        defer { condition.unlock() }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         while true {
             if stopping { return nil }
             if !resumes[worker].isEmpty { return resumes[worker].removeFirst() }
-            if let index = (runnableHead..<runnable.count).first(where: { runnable[$0].cpus <= available + 1e-9 }) {
-                let task = runnable[index]
-                if index == runnableHead {
-                    runnableHead += 1
-                    if runnableHead > 1024 && runnableHead * 2 > runnable.count {
-                        runnable.removeFirst(runnableHead)
-                        runnableHead = 0
-                    }
-                } else {
-                    runnable.remove(at: index)
-                }
+            if let index = firstFittingTask() {
+                let task = index == runnable.count - 1 ? runnable.removeLast() : runnable.remove(at: index)
                 available -= task.cpus
+                wakeOneForRunnable()  // more work that fits: let a sleeper take it
                 return .start(task)
             }
-            condition.wait()
+            idle[worker] = true
+            pthread_cond_wait(wakeups + worker, mutex)
         }
     }
 
     /// Wakes every worker and makes `next` return nil.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
+        locked {
+            stopping = true
+            for worker in idle.indices {
+                idle[worker] = false
+                pthread_cond_signal(wakeups + worker)
+            }
+        }
     }
 }
