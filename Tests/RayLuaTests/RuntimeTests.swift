@@ -79,3 +79,11 @@ struct RuntimeTests {
         }
     }
 }
+
+@Test func embeddedStdlibMatchesTheSourceTree() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let source = try String(contentsOf: root.appendingPathComponent("stdlib/ray/init.lua"), encoding: .utf8)
+    #expect(StdlibSources.rayInit + "\n" == source, "run scripts/embed-stdlib.sh")
+}
+
+import Foundation
