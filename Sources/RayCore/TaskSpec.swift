@@ -1,10 +1,19 @@
 /// Everything a worker needs to run one task; values are codec messages.
 public struct TaskSpec: Sendable {
+    /// What the task runs.
+    public enum Kind: Sendable {
+        /// A remote function, by id (its code is in the runtime's function table).
+        case function(UniqueID)
+        /// Creating an actor: its class (a codec message) and the arguments of `init`.
+        case actorCreation(ActorID, classCode: [UInt8])
+        /// Calling a method of an actor.
+        case actorMethod(ActorID, method: String)
+    }
+
     public let id: TaskID
     /// For messages and errors: the remote function's `name` option, or `where` it was defined.
     public let name: String
-    /// The remote function; its code is in the runtime's function table.
-    public let functionID: UniqueID
+    public let kind: Kind
     /// The arguments, one codec message (arity with nils kept).
     public let arguments: [UInt8]
     /// Every ObjectRef inside `arguments`; the task holds a reference to each until it starts.
@@ -15,15 +24,25 @@ public struct TaskSpec: Sendable {
     public let returnIDs: [ObjectID]
     public let cpus: Double
 
-    public init(id: TaskID, name: String, functionID: UniqueID, arguments: [UInt8], argumentRefs: [ObjectID],
+    public init(id: TaskID, name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
                 topLevelRefs: [(position: Int, id: ObjectID)], returnIDs: [ObjectID], cpus: Double) {
         self.id = id
         self.name = name
-        self.functionID = functionID
+        self.kind = kind
         self.arguments = arguments
         self.argumentRefs = argumentRefs
         self.topLevelRefs = topLevelRefs
         self.returnIDs = returnIDs
         self.cpus = cpus
+    }
+}
+
+extension TaskSpec {
+    /// The actor this task belongs to, if any.
+    public var actorID: ActorID? {
+        switch kind {
+        case .function: nil
+        case .actorCreation(let id, _), .actorMethod(let id, _): id
+        }
     }
 }

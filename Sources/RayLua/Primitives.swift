@@ -19,6 +19,8 @@ enum Primitives {
             ("init", initialize), ("is_initialized", isInitialized), ("shutdown", shutdown),
             ("context", context), ("resources", resources), ("nodes", nodes),
             ("now", now), ("sleep", sleep), ("set_error_metatable", setErrorMetatable),
+            ("create_actor", createActor), ("call_actor", callActor), ("get_actor", getActor),
+            ("kill_actor", killActor), ("set_actor_helpers", setActorHelpers),
         ]
         lua_createtable(L, 0, Int32(functions.count))
         for (name, function) in functions {
@@ -42,6 +44,15 @@ enum Primitives {
         let object = ray.makeError(type: type, message: message)
         if (try? ray.push(object, on: L)) == nil { lua_pushstring(L, "\(type): \(message)") }
         return CLUA_RAISE
+    }
+
+    /// The string at `index` of `L` (any thread of the state: primitives run
+    /// on the caller's coroutine, whose stack is not the main one). [-0, +0]
+    static func string(_ L: OpaquePointer, _ index: Int32) -> String? {
+        guard lua_type(L, index) == LUA_TSTRING else { return nil }
+        var length = 0
+        guard let chars = lua_tolstring(L, index, &length) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: chars, count: length), as: UTF8.self)
     }
 
     static func monotonicSeconds() -> Double {
@@ -75,7 +86,7 @@ enum Primitives {
         let options = lua_gettop(L)
         let numReturns = lua_getfield(L, options, "num_returns") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 1
         let cpus = lua_getfield(L, options, "num_cpus") == LUA_TNUMBER ? clua_tonumber(L, -1) : 1
-        let customName = lua_getfield(L, options, "name") == LUA_TSTRING ? ray.state.toString(at: -1) : nil
+        let customName = lua_getfield(L, options, "name") == LUA_TSTRING ? string(L, -1) : nil
         lua_settop(L, options)
 
         guard cpus <= ray.runtime.settings.numCPUs + 1e-9 else {
@@ -107,31 +118,151 @@ enum Primitives {
         }
         lua_settop(L, options)
 
-        // Arguments: one message; top-level ObjectRefs are resolved before the task runs.
+        switch encodeArguments(L, ray, first: 2, count: arguments) {
+        case .failure(let error):
+            return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
+        case .success(let (message, contained, topLevel)):
+            let returns = expectReturns(ray, count: numReturns, holding: contained)
+            ray.runtime.submit(TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID), arguments: message,
+                                        argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus))
+            return pushRefs(L, ray, returns)
+        }
+    }
+
+    /// Encodes `count` values of `L` from `first` as a task's arguments: the
+    /// message, the ObjectRefs inside it, and which arguments are ObjectRefs.
+    static func encodeArguments(_ L: OpaquePointer, _ ray: RayLuaState, first: Int32, count: Int32)
+        -> Result<([UInt8], [ObjectID], [(position: Int, id: ObjectID)]), LuaCodecError> {
         ray.collectedRefs.removeAll(keepingCapacity: true)
-        let encoded = onMainStack(ray, copying: 2, count: arguments, from: L) { at throws(LuaCodecError) in
-            try ray.codec.encode(valuesAt: at, count: arguments, label: "argument")
+        let encoded = onMainStack(ray, copying: first, count: count, from: L) { at throws(LuaCodecError) in
+            try ray.codec.encode(valuesAt: at, count: count, label: "argument")
         }
-        guard case .success(let message) = encoded else {
-            if case .failure(let error) = encoded { return raise(L, ray, type: "SerializationError", "remote: \(error.message)") }
-            return CLUA_RAISE
-        }
-        let contained = ray.collectedRefs
-        var topLevel: [(position: Int, id: ObjectID)] = []
-        for position in 0..<Int(arguments) {
-            if let id = ObjectRefs.id(at: 2 + Int32(position), on: L, metatable: ray.objectRefMetatable) {
-                topLevel.append((position + 1, id))
+        return encoded.map { message in
+            var topLevel: [(position: Int, id: ObjectID)] = []
+            for position in 0..<Int(count) {
+                if let id = ObjectRefs.id(at: first + Int32(position), on: L, metatable: ray.objectRefMetatable) {
+                    topLevel.append((position + 1, id))
+                }
             }
+            return (message, ray.collectedRefs, topLevel)
         }
+    }
+
+    /// New return ids, expected by the store; the task holds references to `contained` until it starts.
+    static func expectReturns(_ ray: RayLuaState, count: Int, holding contained: [ObjectID]) -> [ObjectID] {
         let store = ray.runtime.store
         for id in contained { store.addReference(id) }
-        let returns = (0..<numReturns).map { _ in ObjectID.next() }
+        let returns = (0..<count).map { _ in ObjectID.next() }
         for id in returns { store.expect(id) }
-        ray.runtime.submit(TaskSpec(id: TaskID.next(), name: name, functionID: functionID, arguments: message,
-                                    argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus))
-        guard lua_checkstack(L, Int32(numReturns) + 1) != 0 else { return fail(L, "remote: too many return values") }
-        for id in returns { ObjectRefs.push(id, owned: true, on: L, store: store) }
-        return Int32(numReturns)
+        return returns
+    }
+
+    /// Pushes an ObjectRef for each id (handing over the reference `expect` made).
+    static func pushRefs(_ L: OpaquePointer, _ ray: RayLuaState, _ ids: [ObjectID]) -> Int32 {
+        guard lua_checkstack(L, Int32(ids.count) + 1) != 0 else { return fail(L, "too many return values") }
+        for id in ids { ObjectRefs.push(id, owned: true, on: L, store: ray.runtime.store) }
+        return Int32(ids.count)
+    }
+
+    // MARK: actors
+
+    /// `_ray.create_actor(class_handle, methods, ...)` -> actor id (hex).
+    static let createActor: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        let arguments = lua_gettop(L) - 2
+        guard lua_type(L, 1) == LUA_TTABLE, lua_getfield(L, 1, "_class") == LUA_TTABLE,
+              lua_getfield(L, 1, "_options") == LUA_TTABLE, lua_type(L, 2) == LUA_TTABLE else {
+            return fail(L, "remote: expected an actor class (call it as Class.remote(...))")
+        }
+        let classIndex = lua_gettop(L) - 1, options = lua_gettop(L)
+        let name = lua_getfield(L, options, "name") == LUA_TSTRING ? string(L, -1) : nil
+        let maxConcurrency = lua_getfield(L, options, "max_concurrency") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 1
+        let cpus = lua_getfield(L, options, "num_cpus") == LUA_TNUMBER ? clua_tonumber(L, -1) : 1
+        let className = lua_getfield(L, classIndex, "__name") == LUA_TSTRING ? string(L, -1) ?? "Actor" : "Actor"
+        var methods: [String] = []
+        for i in stride(from: 1, through: Int(lua_rawlen(L, 2)), by: 1) {
+            lua_rawgeti(L, 2, lua_Integer(i))
+            if let method = string(L, -1) { methods.append(method) }
+            clua_pop(L, 1)
+        }
+        guard cpus <= ray.runtime.settings.numCPUs + 1e-9 else {
+            return fail(L, "remote: the actor needs \(format(cpus)) CPUs but this node has \(format(ray.runtime.settings.numCPUs)); it could never be placed")
+        }
+        let classCode: [UInt8]
+        switch onMainStack(ray, copying: classIndex, count: 1, from: L, { at throws(LuaCodecError) in
+            try ray.codec.encode(valueAt: at, label: "the actor class")
+        }) {
+        case .success(let code): classCode = code
+        case .failure(let error): return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
+        }
+        switch encodeArguments(L, ray, first: 3, count: arguments) {
+        case .failure(let error):
+            return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
+        case .success(let (message, contained, topLevel)):
+            let id = ActorID.next()
+            do {
+                try ray.runtime.actors.create(id, name: name, className: className, methods: methods, maxConcurrency: maxConcurrency)
+            } catch {
+                return fail(L, "remote: an actor named '\(name ?? "")' already exists")
+            }
+            _ = expectReturns(ray, count: 0, holding: contained)
+            ray.runtime.submit(TaskSpec(id: TaskID.next(), name: "\(className).init", kind: .actorCreation(id, classCode: classCode),
+                                        arguments: message, argumentRefs: contained, topLevelRefs: topLevel, returnIDs: [], cpus: cpus))
+            lua_pushstring(L, id.hex)
+            return 1
+        }
+    }
+
+    /// `_ray.call_actor(actor_id, method, num_returns, ...)` -> ObjectRefs.
+    static let callActor: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let hex = string(L, 1), let id = ActorID(hex: hex), let method = string(L, 2) else {
+            return fail(L, "actor call: expected a method of an ActorHandle (call it as handle.method.remote(...))")
+        }
+        let numReturns = Int(clua_tointeger(L, 3))
+        switch encodeArguments(L, ray, first: 4, count: lua_gettop(L) - 3) {
+        case .failure(let error):
+            return raise(L, ray, type: "SerializationError", "\(method).remote: \(error.message)")
+        case .success(let (message, contained, topLevel)):
+            let returns = expectReturns(ray, count: numReturns, holding: contained)
+            ray.runtime.actors.submit(TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
+                                               arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
+                                               returnIDs: returns, cpus: 0))
+            return pushRefs(L, ray, returns)
+        }
+    }
+
+    /// `_ray.get_actor(name)` -> actor id, { methods } (or nothing).
+    static let getActor: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let name = string(L, 1), let (id, methods) = ray.runtime.actors.lookup(name: name) else { return 0 }
+        lua_pushstring(L, id.hex)
+        lua_createtable(L, Int32(methods.count), 0)
+        for (i, method) in methods.enumerated() {
+            lua_pushstring(L, method)
+            lua_rawseti(L, -2, lua_Integer(i + 1))
+        }
+        return 2
+    }
+
+    /// `_ray.kill_actor(actor_id)`.
+    static let killActor: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let hex = string(L, 1), let id = ActorID(hex: hex) else {
+            return fail(L, "ray.kill: expected an ActorHandle")
+        }
+        ray.runtime.actors.died(id, reason: "it was killed by ray.kill")
+        return 0
+    }
+
+    static let setActorHelpers: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        RayLuaState.from(L).setActorHelpers(newInstance: 1, callMethod: 2)
+        return 0
     }
 
     static func format(_ value: Double) -> String {
@@ -346,6 +477,7 @@ enum Primitives {
             ("job_id", ray.runtime.jobID.hex), ("node_id", ray.runtime.nodeID.hex),
             ("worker_id", ray.worker?.id.hex ?? ray.driverID.hex),
             ("task_id", ray.worker?.current?.task.id.hex),
+            ("actor_id", ray.worker?.current?.task.actorID?.hex),
         ]
         for case let (key, value?) in fields {
             lua_pushstring(L, value)

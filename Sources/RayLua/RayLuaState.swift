@@ -17,6 +17,10 @@ public final class RayLuaState {
     unowned(unsafe) let worker: Worker?
     private(set) var objectRefMetatable: Int32 = LUA_NOREF
     private var errorMetatable: Int32 = LUA_NOREF
+    /// Lua helpers from stdlib/ray/init.lua: `new_instance(class, ...)` and
+    /// `call_method(self, name, ...)`, run as the coroutine body of actor work.
+    private(set) var newInstance: Int32 = LUA_NOREF
+    private(set) var callMethod: Int32 = LUA_NOREF
     /// ObjectRef ids met by the encoding in progress (see ObjectRefs.Extension).
     var collectedRefs: [ObjectID] = []
     var initialized = true
@@ -57,6 +61,25 @@ public final class RayLuaState {
         lua_setfield(L, -2, "ray")
         clua_pop(L, 1)
         lua_setglobal(L, "ray")
+    }
+
+    func setActorHelpers(newInstance instanceIndex: Int32, callMethod methodIndex: Int32) {
+        let L = state.pointer
+        lua_pushvalue(L, instanceIndex)
+        newInstance = luaL_ref(L, CLUA_REGISTRYINDEX)
+        lua_pushvalue(L, methodIndex)
+        callMethod = luaL_ref(L, CLUA_REGISTRYINDEX)
+    }
+
+    /// The `message` field of an error object, for other errors that cite it.
+    func messageOf(_ object: StoredObject) throws -> String {
+        let L = state.pointer
+        try codec.decode(object.bytes)
+        defer { clua_pop(L, 1) }
+        guard lua_type(L, -1) == LUA_TTABLE else { return state.describe(at: -1) }
+        lua_getfield(L, -1, "message")
+        defer { clua_pop(L, 1) }
+        return state.toString(at: -1) ?? "?"
     }
 
     func setErrorMetatable(at index: Int32) {

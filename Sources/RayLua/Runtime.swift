@@ -25,6 +25,9 @@ public final class Runtime: Sendable {
     /// Remote functions' code by id, and the ids by the handle a RemoteFunction table keeps.
     private let functions = Mutex<(code: [UniqueID: [UInt8]], handles: [UniqueID])>(([:], []))
     private let workers = Mutex<[Worker]>([])
+    /// Set right after init (it needs `self`); never nil afterwards.
+    private let actorDirectory = Mutex<ActorDirectory?>(nil)
+    var actors: ActorDirectory { actorDirectory.withLock { $0! } }
     private let stopped = Mutex(false)
 
     /// Starts the worker threads; returns once each has loaded the `ray` module.
@@ -32,6 +35,7 @@ public final class Runtime: Sendable {
         self.settings = settings
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
         scheduler = Scheduler(workers: threads, cpus: settings.numCPUs)
+        actorDirectory.withLock { $0 = ActorDirectory(runtime: self) }
         var started: [Worker] = []
         for index in 0..<threads {
             started.append(try Worker.start(index: index, runtime: self))

@@ -14,8 +14,8 @@ enum WorkItem: Sendable {
 }
 
 /// The node's queue of runnable tasks, CPU accounting, and the per-worker
-/// queues of coroutines to resume (a suspended coroutine is pinned to the
-/// worker whose interpreter state holds it).
+/// queues of pinned work: coroutines to resume and actor calls (both belong
+/// to the worker whose interpreter state holds them).
 ///
 /// A task holds its CPUs while it runs and gives them back while it is
 /// suspended in `ray.get`; a resumed task takes them again even if that
@@ -100,8 +100,14 @@ final class Scheduler: @unchecked Sendable {
     }
 
     func resume(worker: Int, key: Int32, token: UInt64) {
+        post(.resume(key: key, token: token), to: worker)
+    }
+
+    /// Queues work that must run on `worker` (a resume, or an actor's call:
+    /// both live in that worker's Lua state). Taken before new tasks.
+    func post(_ item: WorkItem, to worker: Int) {
         locked {
-            resumes[worker].append(.resume(key: key, token: token))
+            resumes[worker].append(item)
             wake(worker)
         }
     }

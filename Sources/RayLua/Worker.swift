@@ -23,6 +23,8 @@ final class Worker: @unchecked Sendable {
     private var runs: [Int32: TaskRun] = [:]
     /// Decoded remote functions: registry keys by function id.
     private var functionCache: [UniqueID: Int32] = [:]
+    /// Instances (`self` tables) of the actors living here: registry keys.
+    private var actors: [ActorID: Int32] = [:]
     /// The task whose coroutine is executing right now.
     private(set) var current: TaskRun?
 
@@ -73,6 +75,7 @@ final class Worker: @unchecked Sendable {
         let L = ray.state.pointer
         for key in runs.keys { luaL_unref(L, CLUA_REGISTRYINDEX, key) }
         runs = [:]
+        actors = [:]
         ray = nil  // closes the state; ObjectRefs it held drop their references
     }
 
@@ -86,9 +89,28 @@ final class Worker: @unchecked Sendable {
         let run = TaskRun(task: task, coroutine: co, key: key)
         runs[key] = run
         do {
-            try pushFunction(of: task)
-            let count = try ray.decodeArguments(task)
-            lua_xmove(L, co, count + 1)
+            // The coroutine's body and its leading arguments, then the task's arguments.
+            switch task.kind {
+            case .function:
+                try pushFunction(of: task)
+            case .actorCreation(let actorID, let classCode):
+                runtime.actors.started(actorID, on: index)
+                lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(ray.newInstance))
+                do {
+                    try ray.codec.decode(classCode)
+                } catch {
+                    throw TaskFailure.error(ray.makeError(type: "SerializationError", message: "the actor class could not be loaded on a worker: \(error.message)", task: task.name))
+                }
+            case .actorMethod(let actorID, let method):
+                guard let instance = actors[actorID], runtime.actors.isAlive(actorID) else {
+                    throw TaskFailure.error(ray.makeError(type: "ActorDiedError", message: "the actor of this call is dead", task: task.name))
+                }
+                lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(ray.callMethod))
+                lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(instance))
+                lua_pushstring(L, method)
+            }
+            _ = try ray.decodeArguments(task)
+            lua_xmove(L, co, lua_gettop(L) - base)
         } catch let failure as TaskFailure {
             lua_settop(L, base)
             finish(run, failure: failure)
@@ -105,12 +127,13 @@ final class Worker: @unchecked Sendable {
 
     /// Pushes the task's function, decoding it on its first use on this worker.
     private func pushFunction(of task: TaskSpec) throws {
+        guard case .function(let functionID) = task.kind else { return }
         let L = ray.state.pointer
-        if let key = functionCache[task.functionID] {
+        if let key = functionCache[functionID] {
             lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(key))
             return
         }
-        guard let code = runtime.functionCode(task.functionID) else {
+        guard let code = runtime.functionCode(functionID) else {
             throw TaskFailure.error(ray.makeError(type: "RayTaskError", message: "unknown remote function", task: task.name))
         }
         do {
@@ -119,7 +142,7 @@ final class Worker: @unchecked Sendable {
             throw TaskFailure.error(ray.makeError(type: "SerializationError", message: "the function could not be loaded on a worker: \(error.message)", task: task.name))
         }
         lua_pushvalue(L, -1)
-        functionCache[task.functionID] = luaL_ref(L, CLUA_REGISTRYINDEX)
+        functionCache[functionID] = luaL_ref(L, CLUA_REGISTRYINDEX)
     }
 
     private func resume(key: Int32, token: UInt64) {
@@ -142,14 +165,21 @@ final class Worker: @unchecked Sendable {
             precondition(run.suspended, "a task coroutine yielded outside ray.get (coroutine.yield in a task body?)")
             runtime.scheduler.release(cpus: run.task.cpus)
         case LUA_OK:
-            let outcome = ray.storeResults(of: run.task, from: run.coroutine, count: results)
-            finish(run, failure: outcome)
+            if case .actorCreation(let actorID, _) = run.task.kind {
+                lua_xmove(run.coroutine, L, 1)  // the instance
+                actors[actorID] = luaL_ref(L, CLUA_REGISTRYINDEX)
+                finish(run, failure: nil)
+                runtime.actors.initialized(actorID)
+            } else {
+                finish(run, failure: ray.storeResults(of: run.task, from: run.coroutine, count: results))
+            }
         default:
             finish(run, failure: .error(ray.taskError(from: run.coroutine, task: run.task)))
         }
     }
 
-    /// Ends a task: stores `failure` in every return (when given), releases its CPUs and coroutine.
+    /// Ends a task: stores `failure` in every return (when given), releases
+    /// its CPUs and coroutine, and tells the actor directory about actor work.
     private func finish(_ run: TaskRun, failure: TaskFailure?) {
         if let failure {
             let object: StoredObject
@@ -157,10 +187,15 @@ final class Worker: @unchecked Sendable {
             case .error(let error): object = error
             }
             for id in run.task.returnIDs { runtime.store.fulfill(id, with: object) }
+            if case .actorCreation(let actorID, _) = run.task.kind {
+                let message = (try? ray.messageOf(object)) ?? "its creation failed"
+                runtime.actors.died(actorID, reason: "its init failed", cause: message)
+            }
         }
         runs[run.key] = nil
         luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
         runtime.scheduler.release(cpus: run.task.cpus)
+        if case .actorMethod(let actorID, _) = run.task.kind { runtime.actors.callFinished(actorID) }
     }
 
     /// Suspends the current task until `resume(key:token:)` is called with

@@ -385,3 +385,10 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
         return result!
     }
 }
+
+@Test func stateFreeStringTableMessagesDecode() throws {
+    let bytes = LuaCodec.message(stringTable: [("type", "ActorDiedError"), ("message", String(repeating: "é", count: 100))])
+    let node = Node()
+    try node.receive(bytes)
+    try node.run("assert(received[1].type == 'ActorDiedError' and #received[1].message == 200)")
+}

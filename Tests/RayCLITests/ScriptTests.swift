@@ -31,6 +31,13 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    @Test(arguments: ["1", "2"]) func actors(cpus: String) throws {
+        let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("actors.lua").path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "actors ok\n")
+        #expect(result.status == 0)
+    }
+
     @Test(arguments: ["1", "2"]) func nestedTasksNeverDeadlock(cpus: String) throws {
         let result = try runRay(["run", "--num-cpus", cpus, scripts.appendingPathComponent("nested.lua").path, "15"])
         #expect(result.stderr == "")

@@ -10,8 +10,8 @@ local _ray = ...
 -- (a RemoteFunction's closures refer to them) and resolve on every worker.
 package.loaded["ray.core"] = _ray
 
-local type, pairs, ipairs, select, error, setmetatable, tostring, rawget =
-      type, pairs, ipairs, select, error, setmetatable, tostring, rawget
+local type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset =
+      type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset
 local concat = table.concat
 
 local ray = {}
@@ -92,13 +92,113 @@ local function remote_function(fn, opts)
   return f
 end
 
+-- Actors --------------------------------------------------------------------
+
+local actor_options = {
+  name = "string", namespace = "string", lifetime = "string", max_restarts = "number",
+  max_task_retries = "number", max_concurrency = "number", num_cpus = "number", resources = "table",
+}
+
+-- The names a class answers to: its own functions and those it inherits
+-- through its metatable's __index chain (tables).
+local function method_names(class)
+  local names, seen, t = {}, {}, class
+  while type(t) == "table" and not seen[t] do
+    seen[t] = true
+    for k, v in pairs(t) do
+      if type(k) == "string" and type(v) == "function" and not names[k] then names[k] = true end
+    end
+    local mt = getmetatable(t)
+    t = mt and rawget(mt, "__index")
+  end
+  local list = {}
+  for k in pairs(names) do list[#list + 1] = k end
+  table.sort(list)
+  return list
+end
+
+local ActorHandle = {}
+ActorHandle.__name = "ActorHandle"
+
+local function actor_method(handle, name, opts)
+  local m = {}
+  m.remote = function(...)
+    return _ray.call_actor(rawget(handle, "_id"), name, opts.num_returns or 1, ...)
+  end
+  m.options = function(more)
+    return actor_method(handle, name, merge(opts, check_options(more, task_options, name .. ".options")))
+  end
+  return m
+end
+
+function ActorHandle.__index(handle, name)
+  local methods = rawget(handle, "_methods")
+  if methods[name] then
+    local m = actor_method(handle, name, {})
+    rawset(handle, name, m)
+    return m
+  end
+  error("actor " .. rawget(handle, "_class") .. " has no method '" .. tostring(name) .. "'", 2)
+end
+function ActorHandle.__tostring(handle) return "ActorHandle(" .. rawget(handle, "_id") .. ")" end
+function ActorHandle.__eq(a, b) return rawget(a, "_id") == rawget(b, "_id") end
+
+local function new_handle(id, methods, class_name)
+  local set = {}
+  for _, m in ipairs(methods) do set[m] = true end
+  return setmetatable({ _id = id, _methods = set, _class = class_name }, ActorHandle)
+end
+
+local ActorClass = {}
+ActorClass.__name = "ActorClass"
+ActorClass.__index = ActorClass
+function ActorClass.__call() error("an actor class cannot be called directly: use Class.remote(...)", 2) end
+
+local function actor_class(class, opts)
+  local c = setmetatable({ _class = class, _options = opts }, ActorClass)
+  local methods = method_names(class)
+  local class_name = type(rawget(class, "__name")) == "string" and rawget(class, "__name") or "Actor"
+  c.remote = function(...)
+    return new_handle(_ray.create_actor(c, methods, ...), methods, class_name)
+  end
+  c.options = function(more)
+    return actor_class(class, merge(opts, check_options(more, actor_options, "options")))
+  end
+  return c
+end
+
+-- Run on the actor's worker as coroutine bodies.
+_ray.set_actor_helpers(
+  function(class, ...)            -- new_instance
+    local self = setmetatable({}, { __index = class })
+    if type(self.init) == "function" then self:init(...) end
+    return self
+  end,
+  function(self, name, ...)       -- call_method
+    local m = self[name]
+    if type(m) ~= "function" then error("actor has no method '" .. tostring(name) .. "'") end
+    return m(self, ...)
+  end)
+
+function ray.get_actor(name, namespace)
+  if type(name) ~= "string" then error("ray.get_actor: expected an actor name, got " .. type(name), 2) end
+  local id, methods = _ray.get_actor(name, namespace)
+  if id == nil then error("ray.get_actor: no actor named '" .. name .. "'", 2) end
+  return new_handle(id, methods, name)
+end
+
+function ray.kill(handle, opts)
+  if getmetatable(handle) ~= ActorHandle then error("ray.kill: expected an ActorHandle, got " .. type(handle), 2) end
+  _ray.kill_actor(rawget(handle, "_id"), opts and opts.no_restart)
+end
+
 function ray.remote(a, b)
   local opts, target
   if b == nil then opts, target = {}, a else opts, target = a, b end
   if type(target) == "function" then
     return remote_function(target, check_options(opts, task_options, "ray.remote"))
   elseif type(target) == "table" then
-    error("ray.remote: actors are not available in this build yet", 2)
+    return actor_class(target, check_options(opts, actor_options, "ray.remote"))
   end
   error("ray.remote: expected a function or an actor class table, got " .. type(target), 2)
 end
