@@ -103,3 +103,52 @@ void clua_pushswiftfunction(lua_State *L, clua_SwiftFunction f) {
     lua_pushlightuserdata(L, (void *)f);
     lua_pushcclosure(L, swift_invoke, 1);
 }
+
+/* ---- interrupts -------------------------------------------------------------- */
+
+#include <pthread.h>
+#include <signal.h>
+
+#define CLUA_INTERRUPT_SIGNAL SIGUSR2
+
+static clua_InterruptCheck interrupt_check;
+static _Thread_local lua_State *running_coroutine __attribute__((tls_model("initial-exec")));
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    if (interrupt_check && interrupt_check(L)) lua_error(L);
+    lua_sethook(L, NULL, 0, 0);  /* nothing to do: run at full speed again */
+}
+
+static void interrupt_signal(int signo) {
+    (void)signo;
+    lua_State *co = running_coroutine;
+    if (co) lua_sethook(co, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* lua_sethook is safe in a signal handler on the thread that runs L (ldebug.c
+ * says so: the fields it sets are atomic enough); lua.c relies on it for Ctrl-C. */
+static void install_interrupt_handler(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = interrupt_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(CLUA_INTERRUPT_SIGNAL, &action, NULL);
+}
+
+void clua_interrupts_init(clua_InterruptCheck check) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    interrupt_check = check;
+    pthread_once(&once, install_interrupt_handler);
+}
+
+void clua_set_running(lua_State *co) { running_coroutine = co; }
+
+void clua_interrupt_now(lua_State *co) {
+    lua_sethook(co, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void clua_interrupt_thread(unsigned long thread) {
+    pthread_kill((pthread_t)thread, CLUA_INTERRUPT_SIGNAL);
+}

@@ -20,7 +20,7 @@ enum Primitives {
             ("context", context), ("resources", resources), ("nodes", nodes),
             ("now", now), ("sleep", sleep), ("set_error_metatable", setErrorMetatable),
             ("create_actor", createActor), ("call_actor", callActor), ("get_actor", getActor),
-            ("kill_actor", killActor), ("set_actor_helpers", setActorHelpers),
+            ("kill_actor", killActor), ("set_actor_helpers", setActorHelpers), ("cancel", cancel),
         ]
         lua_createtable(L, 0, Int32(functions.count))
         for (name, function) in functions {
@@ -124,7 +124,8 @@ enum Primitives {
         case .success(let (message, contained, topLevel)):
             let returns = expectReturns(ray, count: numReturns, holding: contained)
             ray.runtime.submit(TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID), arguments: message,
-                                        argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus))
+                                        argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus),
+                               parent: ray.worker?.current?.task.id)
             return pushRefs(L, ray, returns)
         }
     }
@@ -259,6 +260,17 @@ enum Primitives {
         return 0
     }
 
+    /// `_ray.cancel(ref, recursive)`.
+    static let cancel: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let id = ObjectRefs.id(at: 1, on: L, metatable: ray.objectRefMetatable) else {
+            return fail(L, "ray.cancel: expected an ObjectRef, got \(describeType(L, 1))")
+        }
+        ray.runtime.cancel(returning: id, recursive: lua_toboolean(L, 2) != 0)
+        return 0
+    }
+
     static let setActorHelpers: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         RayLuaState.from(L).setActorHelpers(newInstance: 1, callMethod: 2)
@@ -297,6 +309,7 @@ enum Primitives {
         if let missing = ids.first(where: { store.object($0) == nil }) {
             switch await_(L, ray, on: [missing], timeout: timeout) {
             case .yield: return CLUA_YIELD
+            case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
             case .timedOut:
                 return raise(L, ray, type: "GetTimeoutError", "ray.get timed out after \(format(timeout ?? 0)) s waiting for \(missing.hex)")
             case .ready:
@@ -325,13 +338,17 @@ enum Primitives {
         return 1
     }
 
-    enum Await { case ready, yield, timedOut }
+    enum Await { case ready, yield, timedOut, cancelled }
 
     /// Waits until one of `ids` is ready: by suspending the task's coroutine
     /// when it can yield (the worker runs other work meanwhile), else by
     /// blocking the thread. Timeouts count from the first call of a `get`.
     static func await_(_ L: OpaquePointer, _ ray: RayLuaState, on ids: [ObjectID], timeout: Double?) -> Await {
         let store = ray.runtime.store
+        if let worker = ray.worker, worker.currentIsCancelled {
+            worker.current?.waiting = false
+            return .cancelled
+        }
         if let worker = ray.worker, worker.canYield(L), let run = worker.current {
             if !run.waiting {
                 run.waiting = true
@@ -386,6 +403,7 @@ enum Primitives {
             let missing = ids.filter { store.object($0) == nil }
             switch await_(L, ray, on: missing, timeout: timeout) {
             case .yield: return CLUA_YIELD
+            case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
             case .timedOut:
                 let ready = ids.indices.filter { store.object(ids[$0]) != nil }
                 return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)
@@ -536,6 +554,10 @@ enum Primitives {
             return fail(L, "ray.sleep: expected a non-negative number of seconds, got \(describeType(L, 1))")
         }
         let seconds = clua_tonumber(L, 1)
+        if let worker = ray.worker, worker.currentIsCancelled {
+            worker.current?.waiting = false
+            return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+        }
         if let worker = ray.worker, worker.canYield(L), let run = worker.current {
             if !run.waiting {
                 run.waiting = true

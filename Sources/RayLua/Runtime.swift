@@ -1,4 +1,5 @@
 import Foundation
+import LuaCodec
 import RayCore
 import Synchronization
 
@@ -25,6 +26,7 @@ public final class Runtime: Sendable {
     /// Remote functions' code by id, and the ids by the handle a RemoteFunction table keeps.
     private let functions = Mutex<(code: [UniqueID: [UInt8]], handles: [UniqueID])>(([:], []))
     private let workers = Mutex<[Worker]>([])
+    let tasks = TaskTable()
     /// Set right after init (it needs `self`); never nil afterwards.
     private let actorDirectory = Mutex<ActorDirectory?>(nil)
     var actors: ActorDirectory { actorDirectory.withLock { $0! } }
@@ -75,7 +77,9 @@ public final class Runtime: Sendable {
     }
 
     /// Queues a task once its top-level ObjectRef arguments are ready.
-    func submit(_ task: TaskSpec) {
+    /// `parent` is the task that submitted it (for recursive cancellation).
+    func submit(_ task: TaskSpec, parent: TaskID? = nil) {
+        tasks.add(task, parent: parent)
         let waiting = task.topLevelRefs.filter { store.object($0.id) == nil }
         if waiting.isEmpty {
             scheduler.enqueue(task)
@@ -83,13 +87,49 @@ public final class Runtime: Sendable {
         }
         let remaining = Atomic(waiting.count)
         for (_, id) in waiting {
-            store.whenReady(id) { [scheduler] _ in
+            store.whenReady(id) { [self] _ in
                 if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                    if tasks.isCancelled(task.id) {
+                        failCancelled(task.id, task: task)
+                        return
+                    }
                     scheduler.enqueue(task)
                 }
             }
         }
     }
+
+    /// `ray.cancel`: a task not started yet is dropped and its returns fail
+    /// with TaskCancelledError; a started one is interrupted on its worker
+    /// (a count hook raises inside its coroutine; a suspended one is resumed
+    /// and its `ray.get` raises). `recursive` also cancels the tasks it submitted.
+    func cancel(returning ref: ObjectID, recursive: Bool) {
+        for (id, place) in tasks.cancel(returning: ref, recursive: recursive) {
+            switch place {
+            case .pending:
+                // Still queued: take it out. Not queued yet (waiting for its
+                // arguments): the readiness callback sees the mark and drops it.
+                let queued = scheduler.remove(id)
+                failCancelled(id, task: queued)
+            case .running(let worker):
+                workers.withLock { $0[worker] }.interrupt(id)
+            }
+        }
+    }
+
+    /// Fails a task that never started with TaskCancelledError. Without its
+    /// spec (still waiting for arguments, or just taken by a worker) nothing
+    /// is done here: the readiness callback or the worker sees the mark.
+    func failCancelled(_ id: TaskID, task: TaskSpec?) {
+        guard let task else { return }
+        let error = StoredObject(bytes: LuaCodec.message(stringTable: [
+            ("type", "TaskCancelledError"), ("message", "task '\(task.name)' was cancelled before it started"), ("task", task.name),
+        ]), isError: true)
+        for ref in task.returnIDs { store.fulfill(ref, with: error) }
+        for ref in task.argumentRefs { store.removeReference(ref) }
+        tasks.finish(id)
+    }
+
 
     /// Stops the workers and waits for their threads to end. Suspended tasks
     /// are abandoned. Idempotent.

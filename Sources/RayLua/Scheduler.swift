@@ -11,6 +11,9 @@ enum WorkItem: Sendable {
     /// Resume a suspended coroutine of this worker (its key), if it is still
     /// waiting for suspension `token` (stale resumes are ignored).
     case resume(key: Int32, token: UInt64)
+    /// A task of this worker was cancelled: resume it if it is suspended
+    /// (its `ray.get` then raises); if running, its hook raises.
+    case cancel(TaskID)
 }
 
 /// The node's queue of runnable tasks, CPU accounting, and the per-worker
@@ -109,6 +112,15 @@ final class Scheduler: @unchecked Sendable {
         locked {
             resumes[worker].append(item)
             wake(worker)
+        }
+    }
+
+    /// Takes a queued task out of the runnable queue; nil if it is not there
+    /// (not yet runnable, or already started).
+    func remove(_ id: TaskID) -> TaskSpec? {
+        locked {
+            guard let index = runnable.firstIndex(where: { $0.id == id }) else { return nil }
+            return runnable.remove(at: index)
         }
     }
 

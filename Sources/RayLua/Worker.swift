@@ -3,6 +3,7 @@ import CLuaShims
 import Foundation
 import LuaKit
 import RayCore
+import Synchronization
 
 /// One worker thread and the Lua state it owns. Every task runs as a
 /// coroutine of that state; a task that waits in `ray.get` yields, and the
@@ -16,6 +17,9 @@ final class Worker: @unchecked Sendable {
     unowned let runtime: Runtime
     let id = WorkerID.next()
     private let exited = DispatchSemaphore(value: 0)
+    /// Raised by `interrupt`: some task here was cancelled, so the count hook
+    /// of running tasks starts checking (one atomic load until then).
+    let cancellations = Atomic<Int>(0)
 
     // Thread-confined.
     private(set) var ray: RayLuaState!
@@ -38,7 +42,9 @@ final class Worker: @unchecked Sendable {
         let worker = Worker(index: index, runtime: runtime)
         let ready = DispatchSemaphore(value: 0)
         let failure = ResultSlot()
+        clua_interrupts_init(Worker.interruptCheck)
         let thread = Thread {
+            worker.thread.store(pthread_self(), ordering: .releasing)
             do {
                 worker.ray = try RayLuaState(runtime: runtime, worker: worker)
             } catch {
@@ -67,6 +73,7 @@ final class Worker: @unchecked Sendable {
             switch item {
             case .start(let task): start(task)
             case .resume(let key, let token): resume(key: key, token: token)
+            case .cancel(let id): wakeCancelled(id)
             }
         }
     }
@@ -82,6 +89,10 @@ final class Worker: @unchecked Sendable {
     // MARK: running tasks
 
     private func start(_ task: TaskSpec) {
+        guard runtime.tasks.start(task.id, on: index) else {
+            runtime.failCancelled(task.id, task: task)  // cancelled while it was being handed to us
+            return
+        }
         let L = ray.state.pointer
         let base = lua_gettop(L)
         let co = lua_newthread(L)!
@@ -145,6 +156,42 @@ final class Worker: @unchecked Sendable {
         functionCache[functionID] = luaL_ref(L, CLUA_REGISTRYINDEX)
     }
 
+    /// `ray.cancel` reached a task of this worker: a running one is
+    /// interrupted through a signal to this thread (its hook raises), a
+    /// suspended one is resumed (its `ray.get` raises).
+    func interrupt(_ id: TaskID) {
+        cancellations.add(1, ordering: .releasing)
+        runtime.scheduler.post(.cancel(id), to: index)
+        let thread = self.thread.load(ordering: .acquiring)
+        if thread != 0 { clua_interrupt_thread(thread) }
+    }
+
+    /// This worker's pthread, for interrupt signals (0 until it runs).
+    private let thread = Atomic<UInt>(0)
+
+    /// A cancelled task that is suspended is resumed, so its `ray.get` raises.
+    private func wakeCancelled(_ id: TaskID) {
+        guard let run = runs.values.first(where: { $0.task.id == id }), run.suspended else { return }
+        resume(key: run.key, token: run.token)
+    }
+
+    /// The count hook's check: is the task running here cancelled? Pushes the
+    /// error to raise when it is.
+    static let interruptCheck: clua_InterruptCheck = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let worker = ray.worker, let run = worker.current,
+              worker.runtime.tasks.isCancelled(run.task.id) else { return 0 }
+        lua_pushstring(L, "task '\(run.task.name)' was cancelled")
+        return 1
+    }
+
+    /// Whether the task running now was cancelled (checked by ray.get/wait/sleep).
+    var currentIsCancelled: Bool {
+        guard let run = current, cancellations.load(ordering: .acquiring) > 0 else { return false }
+        return runtime.tasks.isCancelled(run.task.id)
+    }
+
     private func resume(key: Int32, token: UInt64) {
         guard let run = runs[key], run.suspended, run.token == token else { return }  // stale
         run.suspended = false
@@ -157,7 +204,11 @@ final class Worker: @unchecked Sendable {
         let L = ray.state.pointer
         var results: Int32 = 0
         current = run
+        clua_set_running(run.coroutine)
+        // A cancel that came before the mark above found nothing to signal.
+        if currentIsCancelled { clua_interrupt_now(run.coroutine) }
         let status = lua_resume(run.coroutine, L, arguments, &results)
+        clua_set_running(nil)
         current = nil
         switch status {
         case LUA_YIELD:
@@ -174,7 +225,11 @@ final class Worker: @unchecked Sendable {
                 finish(run, failure: ray.storeResults(of: run.task, from: run.coroutine, count: results))
             }
         default:
-            finish(run, failure: .error(ray.taskError(from: run.coroutine, task: run.task)))
+            if runtime.tasks.isCancelled(run.task.id) {
+                finish(run, failure: .error(ray.makeError(type: "TaskCancelledError", message: "task '\(run.task.name)' was cancelled", task: run.task.name)))
+            } else {
+                finish(run, failure: .error(ray.taskError(from: run.coroutine, task: run.task)))
+            }
         }
     }
 
@@ -194,6 +249,7 @@ final class Worker: @unchecked Sendable {
         }
         runs[run.key] = nil
         luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        runtime.tasks.finish(run.task.id)
         runtime.scheduler.release(cpus: run.task.cpus)
         if case .actorMethod(let actorID, _) = run.task.kind { runtime.actors.callFinished(actorID) }
     }

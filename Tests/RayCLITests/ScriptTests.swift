@@ -38,6 +38,13 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    @Test func cancellation() throws {
+        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("cancel.lua").path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "cancel ok\n")
+        #expect(result.status == 0)
+    }
+
     @Test(arguments: ["1", "2"]) func nestedTasksNeverDeadlock(cpus: String) throws {
         let result = try runRay(["run", "--num-cpus", cpus, scripts.appendingPathComponent("nested.lua").path, "15"])
         #expect(result.stderr == "")

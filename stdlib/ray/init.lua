@@ -231,6 +231,15 @@ function ray.wait(refs, opts)
   return _ray.wait(refs, n, timeout_of(opts, "ray.wait"))
 end
 
+-- Cancellation ---------------------------------------------------------------
+
+function ray.cancel(ref, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("ray.cancel: options must be a table", 2) end
+  local recursive = true
+  if opts and opts.recursive ~= nil then recursive = opts.recursive and true or false end
+  return _ray.cancel(ref, recursive)
+end
+
 -- Runtime -------------------------------------------------------------------
 
 function ray.init(opts)

@@ -85,6 +85,25 @@ typedef int (*clua_SwiftFunction)(lua_State *L);
 /* Pushes a Lua function that calls f through the trampoline. [-0, +1, m] */
 void clua_pushswiftfunction(lua_State *L, clua_SwiftFunction f);
 
+/* ---- interrupting a running coroutine ------------------------------------
+ * The way lua.c handles Ctrl-C, for another thread: a worker thread marks
+ * the coroutine it is running (clua_set_running); clua_interrupt_thread
+ * sends that thread a signal whose handler, on the worker's own thread,
+ * installs a count hook on the marked coroutine. The hook calls `check(L)`;
+ * when it returns nonzero it raises the error value `check` pushed, and
+ * stays installed, so a pcall that catches the error is interrupted again;
+ * otherwise it removes itself. Tasks pay nothing until interrupted. */
+typedef int (*clua_InterruptCheck)(lua_State *L);
+
+/* Installs the signal handler (once per process) and the check. */
+void clua_interrupts_init(clua_InterruptCheck check);
+/* The coroutine this thread is running now, or NULL. */
+void clua_set_running(lua_State *co);
+/* Installs the interrupt hook on co directly (on the thread that runs it). */
+void clua_interrupt_now(lua_State *co);
+/* Asks `thread` (a pthread_t) to interrupt the coroutine it runs. */
+void clua_interrupt_thread(unsigned long thread);
+
 /* ---- codec hot paths (clua_codec.c) ------------------------------------
  * The value codec's inner loops over scalars, in C so that a table of
  * numbers costs Lua API calls and byte writes, nothing more. They never

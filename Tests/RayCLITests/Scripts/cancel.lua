@@ -1,0 +1,39 @@
+-- ray.cancel through the real `ray` binary (run with --num-cpus 2).
+local function cancelled(ref)
+  local ok, err = pcall(ray.get, ref, { timeout = 30 })
+  return not ok and type(err) == "table" and err.type == "TaskCancelledError", tostring(err)
+end
+
+-- A running Lua task is interrupted: this one holds both CPUs forever.
+local hog = ray.remote({ num_cpus = 2 }, function() while true do end end)
+local h = hog.remote()
+local deadline = ray.now() + 60
+while ray.available_resources().CPU > 0 do  -- until the hog has started
+  assert(ray.now() < deadline, "the hog never started")
+  ray.sleep(0.001)
+end
+-- A queued task (it cannot start while the hog holds the CPUs) is dropped.
+local square = ray.remote(function(x) return x * x end)
+local queued = square.remote(3)
+ray.cancel(queued)
+assert(cancelled(queued))
+ray.cancel(h)
+assert(cancelled(h))
+assert(ray.get(square.remote(4)) == 16, "the node works again")
+
+-- A task suspended in ray.get is resumed and its get raises; recursive
+-- cancellation reaches the task it was waiting for.
+local sleeper = ray.remote(function() ray.sleep(600) return "woke" end)
+local parent = ray.remote(function() return ray.get(sleeper.remote()) end)
+local p = parent.remote()
+ray.sleep(0.05)
+ray.cancel(p)
+assert(cancelled(p))
+
+-- Cancelling a finished task changes nothing; bad arguments are errors.
+local done = square.remote(5)
+assert(ray.get(done) == 25)
+ray.cancel(done)
+assert(ray.get(done) == 25)
+assert(not pcall(ray.cancel, "nope"))
+print("cancel ok")
