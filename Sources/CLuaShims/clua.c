@@ -143,6 +143,15 @@ void clua_interrupts_init(clua_InterruptCheck check) {
     pthread_once(&once, install_interrupt_handler);
 }
 
+void clua_interrupts_enable_thread(void) {
+    /* A process started by a parent that blocks signals inherits that mask:
+     * unblock ours on the threads that must receive it. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, CLUA_INTERRUPT_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 void clua_set_running(lua_State *co) { running_coroutine = co; }
 
 void clua_interrupt_now(lua_State *co) {

@@ -44,6 +44,7 @@ final class Worker: @unchecked Sendable {
         let failure = ResultSlot()
         clua_interrupts_init(Worker.interruptCheck)
         let thread = Thread {
+            clua_interrupts_enable_thread()
             worker.thread.store(pthread_self(), ordering: .releasing)
             do {
                 worker.ray = try RayLuaState(runtime: runtime, worker: worker)

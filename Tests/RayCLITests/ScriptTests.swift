@@ -1,8 +1,11 @@
 import Foundation
 import Testing
 
-/// Runs the built `ray` binary (it sits next to the test bundle).
-func runRay(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs the built `ray` binary (it sits next to the test bundle). A run that
+/// takes longer than `timeout` seconds is killed and reported, never waited
+/// for forever.
+func runRay(_ arguments: [String], stdin: String? = nil, timeout: Double = 120,
+            sourceLocation: SourceLocation = #_sourceLocation) throws -> (status: Int32, stdout: String, stderr: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ray")
     let process = Process()
     process.executableURL = binary
@@ -14,9 +17,17 @@ func runRay(_ arguments: [String], stdin: String? = nil) throws -> (status: Int3
     try process.run()
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try input.fileHandleForWriting.close()
+    let finished = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in finished.signal() }
+    let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
+    finished.wait()
+    killer.cancel()
+    if process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM {
+        Issue.record("ray \(arguments.joined(separator: " ")) did not finish within \(timeout) s; killed", sourceLocation: sourceLocation)
+    }
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
 }
 

@@ -97,6 +97,8 @@ typedef int (*clua_InterruptCheck)(lua_State *L);
 
 /* Installs the signal handler (once per process) and the check. */
 void clua_interrupts_init(clua_InterruptCheck check);
+/* Lets the calling thread receive interrupts (call it on each worker thread). */
+void clua_interrupts_enable_thread(void);
 /* The coroutine this thread is running now, or NULL. */
 void clua_set_running(lua_State *co);
 /* Installs the interrupt hook on co directly (on the thread that runs it). */
