@@ -49,6 +49,17 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    @Test func printsFromTasksReachStdoutLineByLine() throws {
+        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("prints.lua").path])
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == 8 * 200 + 1)
+        #expect(lines.last == "driver\tdone")
+        let pattern = /task\t[1-8]\tsays\tx{40}/
+        let intact = lines.dropLast().allSatisfy { $0.wholeMatch(of: pattern) != nil }
+        #expect(intact, "every line printed by a task is whole")
+    }
+
     @Test func cancellation() throws {
         let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("cancel.lua").path])
         #expect(result.stderr == "")

@@ -2,8 +2,24 @@
 -- primitives the Swift runtime installs. Loaded once per interpreter state
 -- (the driver's and every worker's) and registered as package.loaded.ray.
 local _ray = ...
+
+-- print writes each line with one call, so lines printed by tasks on other
+-- worker threads never interleave (Lua's own print writes piece by piece).
+do
+  local stdout, tostring, select, concat = io.stdout, tostring, select, table.concat
+  function _ray.print(...)
+    local n = select("#", ...)
+    local parts = {}
+    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    stdout:write(concat(parts, "\t", 1, n) .. "\n")
+    stdout:flush()
+  end
+  print = _ray.print
+end
+
 -- As a loaded module, the primitives travel by name inside shipped values
--- (a RemoteFunction's closures refer to them) and resolve on every worker.
+-- (a RemoteFunction's closures refer to them, and so do functions that call
+-- print) and resolve to each worker's own.
 package.loaded["ray.core"] = _ray
 
 local type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset =
