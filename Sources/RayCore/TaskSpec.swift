@@ -23,6 +23,11 @@ public struct TaskSpec: Sendable {
     /// One per declared return value.
     public let returnIDs: [ObjectID]
     public let cpus: Double
+    /// Re-runs allowed (`max_retries`); Lua errors count only with `retryExceptions`.
+    public var maxRetries: Int = 0
+    public var retryExceptions = false
+    /// 0 for the first run.
+    public var attempt = 0
 
     public init(id: TaskID, name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
                 topLevelRefs: [(position: Int, id: ObjectID)], returnIDs: [ObjectID], cpus: Double) {

@@ -87,6 +87,8 @@ enum Primitives {
         let numReturns = lua_getfield(L, options, "num_returns") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 1
         let cpus = lua_getfield(L, options, "num_cpus") == LUA_TNUMBER ? clua_tonumber(L, -1) : 1
         let customName = lua_getfield(L, options, "name") == LUA_TSTRING ? string(L, -1) : nil
+        let maxRetries = lua_getfield(L, options, "max_retries") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 3
+        let retryExceptions = lua_getfield(L, options, "retry_exceptions") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0
         lua_settop(L, options)
 
         guard cpus <= ray.runtime.settings.numCPUs + 1e-9 else {
@@ -123,9 +125,11 @@ enum Primitives {
             return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
             let returns = expectReturns(ray, count: numReturns, holding: contained)
-            ray.runtime.submit(TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID), arguments: message,
-                                        argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus),
-                               parent: ray.worker?.current?.task.id)
+            var task = TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID), arguments: message,
+                                argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus)
+            task.maxRetries = max(0, maxRetries)
+            task.retryExceptions = retryExceptions
+            ray.runtime.submit(task, parent: ray.worker?.current?.task.id)
             return pushRefs(L, ray, returns)
         }
     }

@@ -41,6 +41,11 @@ final class TaskTable: Sendable {
         }
     }
 
+    /// The task goes back to the queue for another attempt.
+    func requeue(_ id: TaskID) {
+        table.withLock { $0.tasks[id]?.place = .pending }
+    }
+
     func isCancelled(_ id: TaskID) -> Bool {
         table.withLock { $0.tasks[id]?.cancelled ?? false }
     }

@@ -132,7 +132,6 @@ final class Worker: @unchecked Sendable {
             finish(run, failure: .error(ray.makeError(type: "RayTaskError", message: "\(error)", task: task.name)))
             return
         }
-        for ref in task.argumentRefs { runtime.store.removeReference(ref) }
         lua_settop(L, base)
         step(run, arguments: lua_gettop(co) - 1)
     }
@@ -228,14 +227,29 @@ final class Worker: @unchecked Sendable {
         default:
             if runtime.tasks.isCancelled(run.task.id) {
                 finish(run, failure: .error(ray.makeError(type: "TaskCancelledError", message: "task '\(run.task.name)' was cancelled", task: run.task.name)))
+            } else if run.task.retryExceptions && run.task.attempt < run.task.maxRetries {
+                retry(run)
             } else {
                 finish(run, failure: .error(ray.taskError(from: run.coroutine, task: run.task)))
             }
         }
     }
 
+    /// Runs a task that raised again (`retry_exceptions`), as a new attempt
+    /// queued like a new task, with the same return objects and arguments.
+    private func retry(_ run: TaskRun) {
+        runs[run.key] = nil
+        luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        runtime.scheduler.release(cpus: run.task.cpus)
+        var again = run.task
+        again.attempt += 1
+        runtime.tasks.requeue(again.id)
+        runtime.scheduler.enqueue(again)
+    }
+
     /// Ends a task: stores `failure` in every return (when given), releases
-    /// its CPUs and coroutine, and tells the actor directory about actor work.
+    /// its CPUs, coroutine and arguments, and tells the actor directory about
+    /// actor work.
     private func finish(_ run: TaskRun, failure: TaskFailure?) {
         if let failure {
             let object: StoredObject
@@ -250,6 +264,7 @@ final class Worker: @unchecked Sendable {
         }
         runs[run.key] = nil
         luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        for ref in run.task.argumentRefs { runtime.store.removeReference(ref) }
         runtime.tasks.finish(run.task.id)
         runtime.scheduler.release(cpus: run.task.cpus)
         if case .actorMethod(let actorID, _) = run.task.kind { runtime.actors.callFinished(actorID) }

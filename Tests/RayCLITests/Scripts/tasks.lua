@@ -60,6 +60,24 @@ local ok3, err3 = pcall(ray.get, str.remote())
 assert(not ok3 and err3.message:find("tasks.lua:%d+: plain message"), err3.message)
 assert(tostring(err3):find("^RayTaskError in task 'function [^']*tasks.lua:%d+': "), tostring(err3))
 
+-- retry_exceptions: a task that raises runs again, up to max_retries times.
+local Attempts = ray.remote({ init = function(self) self.n = 0 end, next = function(self) self.n = self.n + 1; return self.n end })
+local function flaky_on(counter)
+  return function()
+    local n = ray.get(counter.next.remote())
+    if n < 3 then error("attempt " .. n .. " fails") end
+    return n
+  end
+end
+local retried = ray.remote({ retry_exceptions = true, max_retries = 3 }, flaky_on(Attempts.remote()))
+assert(ray.get(retried.remote()) == 3)
+local too_few = ray.remote({ retry_exceptions = true, max_retries = 1 }, flaky_on(Attempts.remote()))
+local tf_ok, tf_err = pcall(ray.get, too_few.remote())
+assert(not tf_ok and tf_err.message:find("attempt 2 fails"), tostring(tf_err))
+local no_retry = ray.remote(flaky_on(Attempts.remote()))
+local nr_ok, nr_err = pcall(ray.get, no_retry.remote())
+assert(not nr_ok and nr_err.message:find("attempt 1 fails"), "Lua errors are not retried by default")
+
 -- Calling a remote function directly, unknown options, infeasible tasks, bad values.
 local direct_ok, direct_err = pcall(square, 1)
 assert(not direct_ok and direct_err:find("use f.remote"), direct_err)
