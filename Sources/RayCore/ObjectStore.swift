@@ -37,7 +37,7 @@ public final class ObjectStore: Sendable {
         var waiters: [Callback] = []
     }
 
-    private let entries = Mutex<[ObjectID: Entry]>([:])
+    private let entries = Locked<[ObjectID: Entry]>([:])
 
     public init() {}
 
@@ -137,7 +137,7 @@ public final class ObjectStore: Sendable {
     /// seconds pass (nil: no limit). Returns nil on timeout or unknown id.
     public func wait(_ id: ObjectID, timeout: Double? = nil) -> StoredObject? {
         if let ready = object(id) { return ready }
-        let box = Mutex<StoredObject?>(nil)
+        let box = Locked<StoredObject?>(nil)
         let signal = DispatchSemaphore(value: 0)
         guard whenReady(id, { object in
             box.withLock { $0 = object }

@@ -25,7 +25,7 @@ final class ActorDirectory: Sendable {
         var waitingForArguments = false
     }
 
-    private let actors = Mutex<(byID: [ActorID: Actor], byName: [String: ActorID])>(([:], [:]))
+    private let actors = Locked<(byID: [ActorID: Actor], byName: [String: ActorID])>(([:], [:]))
     private unowned let runtime: Runtime
 
     init(runtime: Runtime) { self.runtime = runtime }

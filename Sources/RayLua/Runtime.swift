@@ -24,13 +24,13 @@ public final class Runtime: Sendable {
     let store = ObjectStore()
     let scheduler: Scheduler
     /// Remote functions' code by id, and the ids by the handle a RemoteFunction table keeps.
-    private let functions = Mutex<(code: [UniqueID: [UInt8]], handles: [UniqueID])>(([:], []))
-    private let workers = Mutex<[Worker]>([])
+    private let functions = Locked<(code: [UniqueID: [UInt8]], handles: [UniqueID])>(([:], []))
+    private let workers = Locked<[Worker]>([])
     let tasks = TaskTable()
     /// Set right after init (it needs `self`); never nil afterwards.
-    private let actorDirectory = Mutex<ActorDirectory?>(nil)
+    private let actorDirectory = Locked<ActorDirectory?>(nil)
     var actors: ActorDirectory { actorDirectory.withLock { $0! } }
-    private let stopped = Mutex(false)
+    private let stopped = Locked(false)
 
     /// Starts the worker threads; returns once each has loaded the `ray` module.
     public init(settings: RuntimeSettings = RuntimeSettings()) throws {
@@ -131,16 +131,27 @@ public final class Runtime: Sendable {
     }
 
 
-    /// Stops the workers and waits for their threads to end. Suspended tasks
-    /// are abandoned. Idempotent.
-    public func shutdown() {
+    /// Whether `shutdown` has begun: running tasks are being interrupted.
+    var isStopping: Bool { stopped.withLock { $0 } }
+
+    /// Stops the workers and waits for their threads to end: suspended tasks
+    /// are abandoned, running ones interrupted (as by `ray.cancel`). A task
+    /// that swallows the interruption (pcall in a loop) cannot be stopped: its
+    /// thread is left behind after `timeout` seconds, with a warning.
+    /// Idempotent.
+    public func shutdown(timeout: Double = 5) {
         let first = stopped.withLock { was in
             defer { was = true }
             return !was
         }
         guard first else { return }
         scheduler.stop()
-        for worker in workers.withLock({ $0 }) { worker.join() }
+        let all = workers.withLock { $0 }
+        for worker in all { worker.interruptForShutdown() }
+        let deadline = DispatchTime.now() + timeout
+        for worker in all where !worker.join(until: deadline) {
+            FileHandle.standardError.write(Data("ray: worker \(worker.index) is still running a task that ignores interruption; leaving its thread behind\n".utf8))
+        }
     }
 
     deinit {

@@ -20,7 +20,7 @@ final class TaskTable: Sendable {
         let returns: [ObjectID]
     }
 
-    private let table = Mutex<(tasks: [TaskID: Entry], byReturn: [ObjectID: TaskID])>(([:], [:]))
+    private let table = Locked<(tasks: [TaskID: Entry], byReturn: [ObjectID: TaskID])>(([:], [:]))
 
     func add(_ task: TaskSpec, parent: TaskID?) {
         table.withLock { table in

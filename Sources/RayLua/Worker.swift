@@ -67,7 +67,16 @@ final class Worker: @unchecked Sendable {
         return worker
     }
 
-    func join() { exited.wait() }
+    /// Waits for the thread to end; false if it is still running at `deadline`.
+    func join(until deadline: DispatchTime) -> Bool {
+        exited.wait(timeout: deadline) == .success
+    }
+
+    /// Shutdown: interrupts whatever this worker's thread is running.
+    func interruptForShutdown() {
+        let thread = self.thread.load(ordering: .acquiring)
+        if thread != 0 { clua_interrupt_thread(thread) }
+    }
 
     private func loop() {
         while let item = runtime.scheduler.next(for: index) {
@@ -180,8 +189,12 @@ final class Worker: @unchecked Sendable {
     static let interruptCheck: clua_InterruptCheck = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        guard let worker = ray.worker, let run = worker.current,
-              worker.runtime.tasks.isCancelled(run.task.id) else { return 0 }
+        guard let worker = ray.worker, let run = worker.current else { return 0 }
+        if worker.runtime.isStopping {
+            lua_pushstring(L, "the runtime is shutting down")
+            return 1
+        }
+        guard worker.runtime.tasks.isCancelled(run.task.id) else { return 0 }
         lua_pushstring(L, "task '\(run.task.name)' was cancelled")
         return 1
     }

@@ -98,6 +98,17 @@ struct ScriptTests {
         #expect(result.stderr.hasPrefix("ray: \(file.path):2: boom\nstack traceback:"), "\(result.stderr)")
     }
 
+    @Test func aScriptEndsEvenWhileATaskSpins() throws {
+        // Shutdown interrupts running tasks instead of waiting for them forever.
+        let result = try runRay(["--num-cpus", "2", "-e", """
+            ray.remote(function() while true do end end).remote()
+            ray.sleep(0.1)
+            error("done here")
+            """], timeout: 60)
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("ray: (command line):3: done here"), "\(result.stderr)")
+    }
+
     @Test func missingFilesAndSyntaxErrors() throws {
         let missing = try runRay(["/nonexistent/job.lua"])
         #expect(missing.status == 1)
