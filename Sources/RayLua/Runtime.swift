@@ -131,6 +131,16 @@ public final class Runtime: Sendable {
     }
 
 
+    /// Runs a full garbage collection on every worker's state (ObjectRefs
+    /// they no longer use release their objects) and waits for it, as long
+    /// as the workers are not stuck in a task.
+    public func collectGarbageOnWorkers(timeout: Double = 30) {
+        let all = workers.withLock { $0 }
+        let done = DispatchSemaphore(value: 0)
+        for worker in all { scheduler.post(.collectGarbage(done), to: worker.index) }
+        for _ in all { _ = done.wait(timeout: .now() + timeout) }
+    }
+
     /// Whether `shutdown` has begun: running tasks are being interrupted.
     var isStopping: Bool { stopped.withLock { $0 } }
 

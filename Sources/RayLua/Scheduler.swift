@@ -14,6 +14,8 @@ enum WorkItem: Sendable {
     /// A task of this worker was cancelled: resume it if it is suspended
     /// (its `ray.get` then raises); if running, its hook raises.
     case cancel(TaskID)
+    /// Run a full garbage collection of the worker's state, then signal.
+    case collectGarbage(DispatchSemaphore)
 }
 
 /// The node's queue of runnable tasks, CPU accounting, and the per-worker

@@ -45,7 +45,8 @@ final class Worker: @unchecked Sendable {
         clua_interrupts_init(Worker.interruptCheck)
         let thread = Thread {
             clua_interrupts_enable_thread()
-            worker.thread.store(pthread_self(), ordering: .releasing)
+            worker.thread.withLock { $0 = pthread_self() }
+            defer { worker.thread.withLock { $0 = 0 } }
             do {
                 worker.ray = try RayLuaState(runtime: runtime, worker: worker)
             } catch {
@@ -74,8 +75,7 @@ final class Worker: @unchecked Sendable {
 
     /// Shutdown: interrupts whatever this worker's thread is running.
     func interruptForShutdown() {
-        let thread = self.thread.load(ordering: .acquiring)
-        if thread != 0 { clua_interrupt_thread(thread) }
+        signalThread()
     }
 
     private func loop() {
@@ -84,6 +84,9 @@ final class Worker: @unchecked Sendable {
             case .start(let task): start(task)
             case .resume(let key, let token): resume(key: key, token: token)
             case .cancel(let id): wakeCancelled(id)
+            case .collectGarbage(let done):
+                clua_gc_collect(ray.state.pointer)
+                done.signal()
             }
         }
     }
@@ -171,12 +174,19 @@ final class Worker: @unchecked Sendable {
     func interrupt(_ id: TaskID) {
         cancellations.add(1, ordering: .releasing)
         runtime.scheduler.post(.cancel(id), to: index)
-        let thread = self.thread.load(ordering: .acquiring)
-        if thread != 0 { clua_interrupt_thread(thread) }
+        signalThread()
     }
 
-    /// This worker's pthread, for interrupt signals (0 until it runs).
-    private let thread = Atomic<UInt>(0)
+    /// This worker's pthread while it runs (0 before and after). Signals are
+    /// sent under this lock and the thread clears it before it ends:
+    /// pthread_kill on a thread that has ended is undefined behaviour.
+    private let thread = Locked<UInt>(0)
+
+    private func signalThread() {
+        thread.withLock { thread in
+            if thread != 0 { clua_interrupt_thread(thread) }
+        }
+    }
 
     /// A cancelled task that is suspended is resumed, so its `ray.get` raises.
     private func wakeCancelled(_ id: TaskID) {
