@@ -14,16 +14,18 @@ func runRay(_ arguments: [String], stdin: String? = nil, timeout: Double = 120,
     process.standardOutput = out
     process.standardError = err
     process.standardInput = input
+    // The handler is set before the launch: a quick command may end before
+    // a handler set afterwards would be installed.
+    let finished = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in finished.signal() }
     try process.run()
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try input.fileHandleForWriting.close()
-    let finished = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in finished.signal() }
     let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    finished.wait()
+    if finished.wait(timeout: .now() + timeout + 30) == .timedOut { process.waitUntilExit() }
     killer.cancel()
     if process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM {
         Issue.record("ray \(arguments.joined(separator: " ")) did not finish within \(timeout) s; killed", sourceLocation: sourceLocation)
