@@ -94,6 +94,9 @@ enum Primitives {
         guard cpus <= ray.runtime.settings.numCPUs + 1e-9 else {
             return fail(L, "remote: the task needs \(format(cpus)) CPUs but this node has \(format(ray.runtime.settings.numCPUs)); it could never run")
         }
+        if let missing = infeasibleResource(L, options: options, settings: ray.runtime.settings) {
+            return fail(L, "remote: the task needs \(missing); it could never run")
+        }
         var buffer = [CChar](repeating: 0, count: 256)
         clua_funcwhere(L, function, &buffer, buffer.count)
         let name = customName ?? "function " + String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -279,6 +282,27 @@ enum Primitives {
         guard let L else { return 0 }
         RayLuaState.from(L).setActorHelpers(newInstance: 1, callMethod: 2)
         return 0
+    }
+
+    /// The first custom resource in `options.resources` this node cannot
+    /// offer, described ("2 GPU but this node has 0"), or nil.
+    static func infeasibleResource(_ L: OpaquePointer, options: Int32, settings: RuntimeSettings) -> String? {
+        defer { lua_settop(L, options) }
+        guard lua_getfield(L, options, "resources") == LUA_TTABLE else { return nil }
+        let table = lua_gettop(L)
+        lua_pushnil(L)
+        while lua_next(L, table) != 0 {
+            defer { clua_pop(L, 1) }
+            guard let name = string(L, -2), lua_type(L, -1) == LUA_TNUMBER else {
+                return "resources given as name = amount pairs"
+            }
+            let amount = clua_tonumber(L, -1)
+            let offered = name == "CPU" ? settings.numCPUs : settings.resources[name] ?? 0
+            if amount > offered + 1e-9 {
+                return "\(format(amount)) \(name) but this node has \(format(offered))"
+            }
+        }
+        return nil
     }
 
     static func format(_ value: Double) -> String {
