@@ -334,8 +334,10 @@ enum Primitives {
         }
         let timeout = lua_type(L, 2) == LUA_TNUMBER ? clua_tonumber(L, 2) : nil
         let store = ray.runtime.store
-        if let missing = ids.first(where: { store.object($0) == nil }) {
-            switch await_(L, ray, on: [missing], timeout: timeout) {
+        let missingIDs = ids.filter { store.object($0) == nil }
+        if let missing = missingIDs.first {
+            // Wait for all of them at once: one wake-up, not one per object.
+            switch await_(L, ray, on: missingIDs, until: .all, timeout: timeout) {
             case .yield: return CLUA_YIELD
             case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
             case .timedOut:
@@ -367,11 +369,14 @@ enum Primitives {
     }
 
     enum Await { case ready, yield, timedOut, cancelled }
+    enum Until { case any, all }
 
-    /// Waits until one of `ids` is ready: by suspending the task's coroutine
-    /// when it can yield (the worker runs other work meanwhile), else by
-    /// blocking the thread. Timeouts count from the first call of a `get`.
-    static func await_(_ L: OpaquePointer, _ ray: RayLuaState, on ids: [ObjectID], timeout: Double?) -> Await {
+    /// Waits until any or all of `ids` are ready: by suspending the task's
+    /// coroutine when it can yield (the worker runs other work meanwhile),
+    /// else by blocking the thread. Timeouts count from the first call of a
+    /// `get`. The caller re-checks readiness afterwards.
+    static func await_(_ L: OpaquePointer, _ ray: RayLuaState, on ids: [ObjectID], until: Until,
+                       timeout: Double?) -> Await {
         let store = ray.runtime.store
         if let worker = ray.worker, worker.currentIsCancelled {
             worker.current?.waiting = false
@@ -388,9 +393,8 @@ enum Primitives {
             let (key, token) = worker.suspendCurrent()
             let scheduler = ray.runtime.scheduler
             let index = worker.index
-            for id in ids {
-                store.whenReady(id) { _ in scheduler.resume(worker: index, key: key, token: token) }
-            }
+            let arrived = countdown(ids.count, until) { scheduler.resume(worker: index, key: key, token: token) }
+            for id in ids { store.whenReady(id) { _ in arrived() } }
             if let deadline = run.deadline {
                 let delay = max(0, deadline - monotonicSeconds())
                 DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
@@ -405,12 +409,26 @@ enum Primitives {
         ray.runtime.scheduler.release(cpus: cpus)
         defer { ray.runtime.scheduler.reacquire(cpus: cpus) }
         let signal = DispatchSemaphore(value: 0)
-        for id in ids { store.whenReady(id) { _ in signal.signal() } }
+        let arrived = countdown(ids.count, until) { signal.signal() }
+        for id in ids { store.whenReady(id) { _ in arrived() } }
         if let timeout {
             return signal.wait(timeout: .now() + timeout) == .success ? .ready : .timedOut
         }
         signal.wait()
         return .ready
+    }
+
+    /// A callback to call once per arrival; it runs `action` once: at the
+    /// first arrival (`any`) or the last (`all`).
+    static func countdown(_ count: Int, _ until: Until, _ action: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let remaining = Locked(until == .any ? 1 : count)
+        return {
+            let fire = remaining.withLock { left in
+                left -= 1
+                return left == 0
+            }
+            if fire { action() }
+        }
     }
 
     static let wait: clua_SwiftFunction = { L in
@@ -429,7 +447,7 @@ enum Primitives {
                 return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)
             }
             let missing = ids.filter { store.object($0) == nil }
-            switch await_(L, ray, on: missing, timeout: timeout) {
+            switch await_(L, ray, on: missing, until: .any, timeout: timeout) {
             case .yield: return CLUA_YIELD
             case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
             case .timedOut:
