@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// An object as the store keeps it: one encoded value (a codec message),
 /// whether that value is an error raised by the task that made it, and the

@@ -1,6 +1,5 @@
 import LuaCodec
 import RayCore
-import Synchronization
 
 /// The node's actors: where each lives, its queue of calls, its name.
 ///

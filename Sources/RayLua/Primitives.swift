@@ -312,7 +312,7 @@ enum Primitives {
     // MARK: get, wait
 
     /// The ids in argument 1: an ObjectRef, or an array of them.
-    static func refs(_ L: OpaquePointer, _ ray: RayLuaState, what: String, allowSingle: Bool) -> (ids: [ObjectID], single: Bool)? {
+    static func refs(_ L: OpaquePointer, _ ray: RayLuaState, allowSingle: Bool) -> (ids: [ObjectID], single: Bool)? {
         if allowSingle, let id = ObjectRefs.id(at: 1, on: L, metatable: ray.objectRefMetatable) { return ([id], true) }
         guard lua_type(L, 1) == LUA_TTABLE else { return nil }
         var ids: [ObjectID] = []
@@ -329,12 +329,13 @@ enum Primitives {
     static let get: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        guard let (ids, single) = refs(L, ray, what: "ray.get", allowSingle: true) else {
+        guard let (ids, single) = refs(L, ray, allowSingle: true) else {
             return fail(L, "ray.get: expected an ObjectRef or an array of ObjectRefs, got \(describeType(L, 1))")
         }
         let timeout = lua_type(L, 2) == LUA_TNUMBER ? clua_tonumber(L, 2) : nil
         let store = ray.runtime.store
-        let missingIDs = ids.filter { store.object($0) == nil }
+        var objects = ids.map { store.object($0) }  // one store lookup per ref
+        let missingIDs = ids.indices.filter { objects[$0] == nil }.map { ids[$0] }
         if let missing = missingIDs.first {
             // Wait for all of them at once: one wake-up, not one per object.
             switch await_(L, ray, on: missingIDs, until: .all, timeout: timeout) {
@@ -343,9 +344,7 @@ enum Primitives {
             case .timedOut:
                 return raise(L, ray, type: "GetTimeoutError", "ray.get timed out after \(format(timeout ?? 0)) s waiting for \(missing.hex)")
             case .ready:
-                if ids.contains(where: { store.object($0) == nil }) {
-                    return get(L)  // blocking path: wait for the next missing one
-                }
+                for i in objects.indices where objects[i] == nil { objects[i] = store.object(ids[i]) }
             }
         }
         // All ready: push the values (raise the first error among them).
@@ -354,7 +353,7 @@ enum Primitives {
             lua_createtable(L, Int32(ids.count), 0)
         }
         for (i, id) in ids.enumerated() {
-            guard let object = store.object(id) else {
+            guard let object = objects[i] else {
                 return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed")
             }
             do throws(LuaCodecError) {
@@ -434,7 +433,7 @@ enum Primitives {
     static let wait: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        guard let (ids, _) = refs(L, ray, what: "ray.wait", allowSingle: false) else {
+        guard let (ids, _) = refs(L, ray, allowSingle: false) else {
             return fail(L, "ray.wait: expected an array of ObjectRefs, got \(describeType(L, 1))")
         }
         let wanted = Int(clua_tointeger(L, 2))

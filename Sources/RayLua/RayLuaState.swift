@@ -112,25 +112,12 @@ public final class RayLuaState {
         if L != main { lua_xmove(main, L, 1) }
     }
 
-    /// A Ray error object: `{ type, message, task }`.
+    /// A Ray error object: `{ type, message, task, traceback }`.
     func makeError(type: String, message: String, task: String? = nil, traceback: String? = nil) -> StoredObject {
-        let L = state.pointer
-        lua_createtable(L, 0, 4)
-        lua_pushstring(L, type)
-        lua_setfield(L, -2, "type")
-        lua_pushstring(L, message)
-        lua_setfield(L, -2, "message")
-        if let task {
-            lua_pushstring(L, task)
-            lua_setfield(L, -2, "task")
-        }
-        if let traceback {
-            lua_pushstring(L, traceback)
-            lua_setfield(L, -2, "traceback")
-        }
-        defer { clua_pop(L, 1) }
-        return (try? makeObject(valueAt: -1, label: "error", isError: true))
-            ?? StoredObject(bytes: [0x52, 0x56, 0x01, 0x01, 0x00], isError: true)
+        var fields = [("type", type), ("message", message)]
+        if let task { fields.append(("task", task)) }
+        if let traceback { fields.append(("traceback", traceback)) }
+        return StoredObject(bytes: LuaCodec.message(stringTable: fields), isError: true)
     }
 
     /// The error a failed task's coroutine raised, as an object: a Ray error

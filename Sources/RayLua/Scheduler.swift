@@ -38,7 +38,6 @@ final class Scheduler: @unchecked Sendable {
     private let wakeups: UnsafeMutablePointer<pthread_cond_t>
     private var idle: [Bool]
     private var runnable: [TaskSpec] = []
-    private let runnableHead = 0
     private var resumes: [[WorkItem]]
     private var available: Double
     private var stopping = false
@@ -88,7 +87,7 @@ final class Scheduler: @unchecked Sendable {
     /// suspended coroutine in each cycle).
     private func firstFittingTask() -> Int? {
         var index = runnable.count - 1
-        while index >= runnableHead {
+        while index >= 0 {
             if runnable[index].cpus <= available + 1e-9 { return index }
             index -= 1
         }

@@ -1,5 +1,4 @@
 import RayCore
-import Synchronization
 
 /// The tasks of this node that have not finished: where each is, which
 /// tasks it submitted, and whether it was cancelled — what `ray.cancel`

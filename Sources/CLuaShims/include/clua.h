@@ -21,18 +21,13 @@
 enum : int { CLUA_REGISTRYINDEX = LUA_REGISTRYINDEX };
 enum : int { CLUA_MULTRET = LUA_MULTRET };
 
-static inline int clua_upvalueindex(int i) { return lua_upvalueindex(i); }
 static inline void clua_pop(lua_State *L, int n) { lua_pop(L, n); }
-static inline void clua_newtable(lua_State *L) { lua_newtable(L); }
-static inline void clua_insert(lua_State *L, int i) { lua_insert(L, i); }
-static inline void clua_remove(lua_State *L, int i) { lua_remove(L, i); }
 static inline void clua_replace(lua_State *L, int i) { lua_replace(L, i); }
 static inline void clua_pushglobaltable(lua_State *L) { lua_pushglobaltable(L); }
 static inline int clua_isinteger(lua_State *L, int i) { return lua_isinteger(L, i); }
 static inline lua_Integer clua_tointeger(lua_State *L, int i) { return lua_tointeger(L, i); }
 static inline lua_Number clua_tonumber(lua_State *L, int i) { return lua_tonumber(L, i); }
 static inline void **clua_extraspace(lua_State *L) { return (void **)lua_getextraspace(L); }
-static inline int clua_gc_count_kb(lua_State *L) { return lua_gc(L, LUA_GCCOUNT, 0); }
 static inline void clua_gc_collect(lua_State *L) { (void)lua_gc(L, LUA_GCCOLLECT, 0); }
 /* Stops the collector; returns whether it was running (restart only then). */
 static inline int clua_gc_stop(lua_State *L) {
