@@ -100,6 +100,19 @@ assert(not t_ok and t_err.type == "GetTimeoutError", tostring(t_err))
 local r0, n0 = ray.wait({ slow_ref }, { timeout = 0 })
 assert(#r0 == 0 and #n0 == 1)
 
+-- Bad arguments to the object API are errors that say what is wrong.
+local function fails_with(pattern, f, ...)
+  local ok, err = pcall(f, ...)
+  assert(not ok and tostring(err):find(pattern), tostring(err))
+end
+fails_with("expected an ObjectRef or an array of ObjectRefs, got number", ray.get, 42)
+fails_with("expected an ObjectRef or an array of ObjectRefs, got table", ray.get, { ref, "not a ref" })
+fails_with("timeout must be a non%-negative number", ray.get, ref, { timeout = -1 })
+fails_with("expected an array of ObjectRefs", ray.wait, ref)
+fails_with("num_returns %(3%) exceeds the number of refs %(1%)", ray.wait, { ref }, { num_returns = 3 })
+fails_with("non%-negative number of seconds", ray.sleep, -1)
+assert(ray.get(ray.put()) == nil, "put of nothing stores nil")
+
 -- Introspection.
 local ctx = ray.get_runtime_context()
 assert(#ctx.job_id == 32 and #ctx.node_id == 32 and ctx.task_id == nil)
