@@ -43,6 +43,15 @@ public struct TaskSpec: Sendable {
 }
 
 extension TaskSpec {
+    /// The same work as a new task (a restarted actor's creation): first attempt, new id.
+    public func rerun(as id: TaskID) -> TaskSpec {
+        var copy = TaskSpec(id: id, name: name, kind: kind, arguments: arguments, argumentRefs: argumentRefs,
+                            topLevelRefs: topLevelRefs, returnIDs: returnIDs, cpus: cpus)
+        copy.maxRetries = maxRetries
+        copy.retryExceptions = retryExceptions
+        return copy
+    }
+
     /// The actor this task belongs to, if any.
     public var actorID: ActorID? {
         switch kind {

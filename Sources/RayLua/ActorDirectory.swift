@@ -1,101 +1,261 @@
 import LuaCodec
 import RayCore
 
-/// The node's actors: where each lives, its queue of calls, its name.
+/// The node's actors: where each lives, its queue of calls, its name, and
+/// its life cycle (creation, restarts, death).
 ///
 /// Ordering: calls are queued in submission order and dispatched to the
 /// actor's home worker only after `init` finished, when the head call's
 /// ObjectRef arguments are ready, and while fewer than `max_concurrency`
 /// calls run — so with the default of 1, calls from one caller run in order,
 /// one at a time, even across `ray.get` inside a method.
+///
+/// Incarnations: each (re)start of an actor runs a new creation task; the id
+/// of that task names the incarnation, and a worker's report about an older
+/// one (an init that finished or failed after a restart began) is ignored.
 final class ActorDirectory: Sendable {
-    struct Actor {
+    /// What `ray.remote(opts, class)` fixed for the actor's whole life.
+    struct Options: Sendable {
         var name: String?
-        var className: String
-        var methods: [String]
-        var maxConcurrency: Int
+        var namespace: String
+        var maxConcurrency = 1
+        /// Restarts allowed after `ray.kill(h, {no_restart = false})`; -1: unlimited.
+        var maxRestarts = 0
+        /// Re-runs of a call cut short by a restart; -1: unlimited.
+        var maxTaskRetries = 0
+        /// CPUs the actor holds while it lives (an explicit `num_cpus`, as in
+        /// Ray); 0 when it needs a CPU only to be placed.
+        var lifetimeCPUs: Double = 0
+    }
+
+    struct Actor {
+        let options: Options
+        let className: String
+        let methods: [String]
+        /// The creation task of the current incarnation (run again on restart).
+        var creation: TaskSpec
+        var restarts = 0
         /// The worker that ran the creation and holds the instance.
         var home: Int?
         var ready = false
         /// Set when the actor died: the error its calls fail with.
         var death: StoredObject?
         var queue: [TaskSpec] = []
-        var running = 0
+        /// Calls posted to the home worker and not finished, with their attempt numbers.
+        var running: [TaskID: Int] = [:]
         var waitingForArguments = false
+        /// CPUs held by the running incarnation (given back when it ends).
+        var heldCPUs: Double = 0
+
+        var label: String { "actor \(options.name.map { "'\($0)'" } ?? className) (\(creation.actorID?.hex ?? "?"))" }
     }
 
-    private let actors = Locked<(byID: [ActorID: Actor], byName: [String: ActorID])>(([:], [:]))
+    private struct NameKey: Hashable {
+        let namespace: String
+        let name: String
+    }
+
+    private let actors = Locked<(byID: [ActorID: Actor], byName: [NameKey: ActorID])>(([:], [:]))
     private unowned let runtime: Runtime
 
     init(runtime: Runtime) { self.runtime = runtime }
 
-    enum CreationError: Error { case nameTaken(String) }
+    enum CreationError: Error { case nameTaken(String, namespace: String) }
 
-    func create(_ id: ActorID, name: String?, className: String, methods: [String], maxConcurrency: Int) throws {
+    /// Registers an actor whose creation task the caller submits next. When
+    /// the actor may restart, the directory keeps its own references to the
+    /// creation's ObjectRef arguments for the actor's life.
+    func create(_ id: ActorID, options: Options, className: String, methods: [String], creation: TaskSpec) throws {
         try actors.withLock { table in
-            if let name {
-                if let existing = table.byName[name], table.byID[existing]?.death == nil { throw CreationError.nameTaken(name) }
-                table.byName[name] = id
+            if let name = options.name {
+                let key = NameKey(namespace: options.namespace, name: name)
+                if let existing = table.byName[key], table.byID[existing]?.death == nil {
+                    throw CreationError.nameTaken(name, namespace: options.namespace)
+                }
+                table.byName[key] = id
             }
-            table.byID[id] = Actor(name: name, className: className, methods: methods, maxConcurrency: max(1, maxConcurrency))
+            table.byID[id] = Actor(options: options, className: className, methods: methods, creation: creation)
+        }
+        if options.maxRestarts != 0 {
+            for ref in creation.argumentRefs { runtime.store.addReference(ref) }
         }
     }
 
-    func lookup(name: String) -> (id: ActorID, methods: [String])? {
+    func lookup(name: String, namespace: String) -> (id: ActorID, methods: [String])? {
         actors.withLock { table in
-            guard let id = table.byName[name], let actor = table.byID[id], actor.death == nil else { return nil }
+            guard let id = table.byName[NameKey(namespace: namespace, name: name)], let actor = table.byID[id],
+                  actor.death == nil else { return nil }
             return (id, actor.methods)
         }
     }
 
-    /// The creation started on `worker`: the actor lives there from now on.
-    func started(_ id: ActorID, on worker: Int) {
-        actors.withLock { $0.byID[id]?.home = worker }
+    /// The creation `creation` started on `worker`: this incarnation lives there.
+    func started(_ id: ActorID, on worker: Int, creation: TaskID) {
+        actors.withLock { table in
+            if table.byID[id]?.creation.id == creation { table.byID[id]?.home = worker }
+        }
     }
 
-    func initialized(_ id: ActorID) {
-        actors.withLock { $0.byID[id]?.ready = true }
-        dispatch(id)
+    /// `init` of incarnation `creation` returned. Returns the CPUs the
+    /// worker must leave held for the actor's life, or nil when this
+    /// incarnation is stale (killed or restarted meanwhile): the worker
+    /// then drops the instance.
+    func initialized(_ id: ActorID, creation: TaskID) -> Double? {
+        let held: Double? = actors.withLock { table in
+            guard var actor = table.byID[id], actor.death == nil, actor.creation.id == creation else { return nil }
+            actor.ready = true
+            actor.heldCPUs = actor.options.lifetimeCPUs
+            table.byID[id] = actor
+            return actor.heldCPUs
+        }
+        if held != nil { dispatch(id) }
+        return held
     }
 
-    /// The actor is gone (its init failed, or ray.kill): queued and future calls fail with `reason`.
-    func died(_ id: ActorID, reason: String, cause: String? = nil) {
-        let failed: [TaskSpec]? = actors.withLock { table in
+    /// `init` of incarnation `creation` raised: the actor dies (a failed
+    /// init is not restarted, as in Ray).
+    func initFailed(_ id: ActorID, creation: TaskID, cause: String) {
+        let current = actors.withLock { $0.byID[id]?.creation.id == creation }
+        if current { die(id, reason: "its init failed", cause: cause) }
+    }
+
+    /// `ray.kill`: the actor's running calls are interrupted and its
+    /// instance dropped. With `noRestart` false and restarts left, a new
+    /// incarnation is created from the same class and arguments; queued
+    /// calls wait for it, and interrupted calls with `max_task_retries` left
+    /// run again on it. Otherwise the actor dies.
+    func kill(_ id: ActorID, noRestart: Bool) {
+        let restart: Bool? = actors.withLock { table in
+            guard let actor = table.byID[id], actor.death == nil else { return nil }
+            let limit = actor.options.maxRestarts
+            return !noRestart && (limit < 0 || actor.restarts < limit)
+        }
+        guard let restart else { return }
+        guard restart else {
+            die(id, reason: "it was killed by ray.kill")
+            return
+        }
+        let (old, next, retries): (Actor?, TaskSpec?, Int) = actors.withLock { table in
+            guard var actor = table.byID[id], actor.death == nil else { return (nil, nil, 0) }
+            let old = actor
+            actor.restarts += 1
+            actor.creation = actor.creation.rerun(as: TaskID.next())
+            actor.home = nil
+            actor.ready = false
+            actor.running = [:]
+            actor.waitingForArguments = false
+            actor.heldCPUs = 0
+            table.byID[id] = actor
+            return (old, actor.creation, actor.options.maxTaskRetries)
+        }
+        guard let old, let next else { return }
+        end(old) { attempt in .actorDied(retry: retries < 0 || attempt < retries) }
+        // The new incarnation's creation holds its own references to the arguments.
+        for ref in next.argumentRefs { runtime.store.addReference(ref) }
+        runtime.submit(next)
+    }
+
+    /// The actor is gone for good: queued and future calls fail with
+    /// ActorDiedError (`reason`), running ones are interrupted.
+    private func die(_ id: ActorID, reason: String, cause: String? = nil) {
+        let old: Actor? = actors.withLock { table in
             guard var actor = table.byID[id], actor.death == nil else { return nil }
-            var fields = [("type", "ActorDiedError"), ("message", "actor \(actor.name.map { "'\($0)'" } ?? actor.className) (\(id.hex)) died: \(reason)")]
+            let old = actor
+            var fields = [("type", "ActorDiedError"), ("message", "\(actor.label) died: \(reason)")]
             if let cause { fields.append(("cause", cause)) }
             actor.death = StoredObject(bytes: LuaCodec.message(stringTable: fields), isError: true)
-            let queued = actor.queue
             actor.queue = []
-            if let name = actor.name, table.byName[name] == id { table.byName[name] = nil }
+            actor.running = [:]
+            actor.heldCPUs = 0
+            if let name = actor.options.name {
+                let key = NameKey(namespace: actor.options.namespace, name: name)
+                if table.byName[key] == id { table.byName[key] = nil }
+            }
             table.byID[id] = actor
-            return queued
+            return old
         }
-        guard let failed, let death = actors.withLock({ $0.byID[id]?.death }) else { return }
-        for call in failed { fail(call, with: death) }
+        guard let old, let death = actors.withLock({ $0.byID[id]?.death }) else { return }
+        end(old) { _ in .actorDied(retry: false) }
+        for call in old.queue { fail(call, with: death) }
+        if old.options.maxRestarts != 0 {
+            for ref in old.creation.argumentRefs { runtime.store.removeReference(ref) }
+        }
+    }
+
+    /// Ends incarnation `old`: stops its creation (if still running) and its
+    /// calls, drops its instance, and gives back the CPUs it held.
+    private func end(_ old: Actor, callStop: (_ attempt: Int) -> TaskTable.Stop) {
+        let id = old.creation.actorID!
+        var stops: [TaskID: TaskTable.Stop] = [old.creation.id: .actorDied(retry: false)]
+        for (call, attempt) in old.running { stops[call] = callStop(attempt) }
+        runtime.stop(stops)
+        if let home = old.home { runtime.scheduler.post(.dropActor(id, creation: old.creation.id), to: home) }
+        runtime.scheduler.release(cpus: old.heldCPUs)
     }
 
     func isAlive(_ id: ActorID) -> Bool {
         actors.withLock { $0.byID[id].map { $0.death == nil } ?? false }
     }
 
+    /// The error of a call stopped because its actor was killed: the
+    /// actor's death, or (restarting) that it restarted under the call.
+    func stoppedCallError(_ id: ActorID) -> StoredObject {
+        actors.withLock { table in
+            guard let actor = table.byID[id] else {
+                return StoredObject(bytes: LuaCodec.message(stringTable: [("type", "ActorDiedError"), ("message", "no actor \(id.hex) on this node")]), isError: true)
+            }
+            return actor.death ?? StoredObject(bytes: LuaCodec.message(stringTable: [
+                ("type", "ActorDiedError"),
+                ("message", "\(actor.label) was restarted (ray.kill with no_restart = false) while this call ran; max_task_retries did not allow running it again"),
+            ]), isError: true)
+        }
+    }
+
     /// Queues a method call (or fails it at once when the actor is dead).
     func submit(_ call: TaskSpec) {
+        enqueue(call, atFront: false)
+    }
+
+    /// A call cut short by a restart, with retries left: it runs again,
+    /// ahead of the calls queued after it.
+    func retry(_ call: TaskSpec) {
+        var again = call
+        again.attempt += 1
+        runtime.tasks.requeue(call.id)
+        enqueue(again, atFront: true)
+    }
+
+    private func enqueue(_ call: TaskSpec, atFront: Bool) {
         guard let id = call.actorID else { return }
         let death: StoredObject? = actors.withLock { table in
             guard var actor = table.byID[id] else {
                 return StoredObject(bytes: LuaCodec.message(stringTable: [("type", "ActorDiedError"), ("message", "no actor \(id.hex) on this node")]), isError: true)
             }
             if let death = actor.death { return death }
-            actor.queue.append(call)
+            if atFront { actor.queue.insert(call, at: 0) } else { actor.queue.append(call) }
             table.byID[id] = actor
             return nil
         }
         if let death { fail(call, with: death) } else { dispatch(id) }
     }
 
-    func callFinished(_ id: ActorID) {
-        actors.withLock { $0.byID[id]?.running -= 1 }
+    /// Takes a call out of its actor's queue (`ray.cancel` of a call that has
+    /// not been posted to the actor's worker); nil if it is not queued.
+    func removeQueued(_ call: TaskID) -> TaskSpec? {
+        actors.withLock { table in
+            for (id, var actor) in table.byID {
+                if let index = actor.queue.firstIndex(where: { $0.id == call }) {
+                    let spec = actor.queue.remove(at: index)
+                    table.byID[id] = actor
+                    return spec
+                }
+            }
+            return nil
+        }
+    }
+
+    func callFinished(_ id: ActorID, call: TaskID) {
+        actors.withLock { $0.byID[id]?.running[call] = nil }
         dispatch(id)
     }
 
@@ -106,7 +266,7 @@ final class ActorDirectory: Sendable {
         let (home, calls): (Int?, [TaskSpec]) = actors.withLock { table in
             guard var actor = table.byID[id], actor.ready, actor.death == nil, let home = actor.home else { return (nil, []) }
             var calls: [TaskSpec] = []
-            while actor.running < actor.maxConcurrency, let head = actor.queue.first {
+            while actor.running.count < actor.options.maxConcurrency, let head = actor.queue.first {
                 if let missing = head.topLevelRefs.first(where: { store.object($0.id) == nil }) {
                     if !actor.waitingForArguments {
                         actor.waitingForArguments = true
@@ -115,7 +275,7 @@ final class ActorDirectory: Sendable {
                     break
                 }
                 actor.queue.removeFirst()
-                actor.running += 1
+                actor.running[head.id] = head.attempt
                 calls.append(head)
             }
             table.byID[id] = actor
@@ -132,8 +292,10 @@ final class ActorDirectory: Sendable {
         }
     }
 
+    /// Fails a call that never ran with `error`.
     private func fail(_ call: TaskSpec, with error: StoredObject) {
         for id in call.returnIDs { runtime.store.fulfill(id, with: error) }
         for ref in call.argumentRefs { runtime.store.removeReference(ref) }
+        runtime.tasks.finish(call.id)
     }
 }

@@ -130,7 +130,7 @@ enum Primitives {
             let returns = expectReturns(ray, count: numReturns, holding: contained)
             var task = TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID), arguments: message,
                                 argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus)
-            task.maxRetries = max(0, maxRetries)
+            task.maxRetries = maxRetries < 0 ? Int.max : maxRetries  // -1: unlimited, as in Ray
             task.retryExceptions = retryExceptions
             ray.runtime.submit(task, parent: ray.worker?.current?.task.id)
             return pushRefs(L, ray, returns)
@@ -172,101 +172,6 @@ enum Primitives {
         return Int32(ids.count)
     }
 
-    // MARK: actors
-
-    /// `_ray.create_actor(class_handle, methods, ...)` -> actor id (hex).
-    static let createActor: clua_SwiftFunction = { L in
-        guard let L else { return 0 }
-        let ray = RayLuaState.from(L)
-        let arguments = lua_gettop(L) - 2
-        guard lua_type(L, 1) == LUA_TTABLE, lua_getfield(L, 1, "_class") == LUA_TTABLE,
-              lua_getfield(L, 1, "_options") == LUA_TTABLE, lua_type(L, 2) == LUA_TTABLE else {
-            return fail(L, "remote: expected an actor class (call it as Class.remote(...))")
-        }
-        let classIndex = lua_gettop(L) - 1, options = lua_gettop(L)
-        let name = lua_getfield(L, options, "name") == LUA_TSTRING ? string(L, -1) : nil
-        let maxConcurrency = lua_getfield(L, options, "max_concurrency") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 1
-        let cpus = lua_getfield(L, options, "num_cpus") == LUA_TNUMBER ? clua_tonumber(L, -1) : 1
-        let className = lua_getfield(L, classIndex, "__name") == LUA_TSTRING ? string(L, -1) ?? "Actor" : "Actor"
-        var methods: [String] = []
-        for i in stride(from: 1, through: Int(lua_rawlen(L, 2)), by: 1) {
-            lua_rawgeti(L, 2, lua_Integer(i))
-            if let method = string(L, -1) { methods.append(method) }
-            clua_pop(L, 1)
-        }
-        guard cpus <= ray.runtime.settings.numCPUs + 1e-9 else {
-            return fail(L, "remote: the actor needs \(format(cpus)) CPUs but this node has \(format(ray.runtime.settings.numCPUs)); it could never be placed")
-        }
-        let classCode: [UInt8]
-        switch onMainStack(ray, copying: classIndex, count: 1, from: L, { at throws(LuaCodecError) in
-            try ray.codec.encode(valueAt: at, label: "the actor class")
-        }) {
-        case .success(let code): classCode = code
-        case .failure(let error): return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
-        }
-        switch encodeArguments(L, ray, first: 3, count: arguments) {
-        case .failure(let error):
-            return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
-        case .success(let (message, contained, topLevel)):
-            let id = ActorID.next()
-            do {
-                try ray.runtime.actors.create(id, name: name, className: className, methods: methods, maxConcurrency: maxConcurrency)
-            } catch {
-                return fail(L, "remote: an actor named '\(name ?? "")' already exists")
-            }
-            _ = expectReturns(ray, count: 0, holding: contained)
-            ray.runtime.submit(TaskSpec(id: TaskID.next(), name: "\(className).init", kind: .actorCreation(id, classCode: classCode),
-                                        arguments: message, argumentRefs: contained, topLevelRefs: topLevel, returnIDs: [], cpus: cpus))
-            lua_pushstring(L, id.hex)
-            return 1
-        }
-    }
-
-    /// `_ray.call_actor(actor_id, method, num_returns, ...)` -> ObjectRefs.
-    static let callActor: clua_SwiftFunction = { L in
-        guard let L else { return 0 }
-        let ray = RayLuaState.from(L)
-        guard let hex = string(L, 1), let id = ActorID(hex: hex), let method = string(L, 2) else {
-            return fail(L, "actor call: expected a method of an ActorHandle (call it as handle.method.remote(...))")
-        }
-        let numReturns = Int(clua_tointeger(L, 3))
-        switch encodeArguments(L, ray, first: 4, count: lua_gettop(L) - 3) {
-        case .failure(let error):
-            return raise(L, ray, type: "SerializationError", "\(method).remote: \(error.message)")
-        case .success(let (message, contained, topLevel)):
-            let returns = expectReturns(ray, count: numReturns, holding: contained)
-            ray.runtime.actors.submit(TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
-                                               arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
-                                               returnIDs: returns, cpus: 0))
-            return pushRefs(L, ray, returns)
-        }
-    }
-
-    /// `_ray.get_actor(name)` -> actor id, { methods } (or nothing).
-    static let getActor: clua_SwiftFunction = { L in
-        guard let L else { return 0 }
-        let ray = RayLuaState.from(L)
-        guard let name = string(L, 1), let (id, methods) = ray.runtime.actors.lookup(name: name) else { return 0 }
-        lua_pushstring(L, id.hex)
-        lua_createtable(L, Int32(methods.count), 0)
-        for (i, method) in methods.enumerated() {
-            lua_pushstring(L, method)
-            lua_rawseti(L, -2, lua_Integer(i + 1))
-        }
-        return 2
-    }
-
-    /// `_ray.kill_actor(actor_id)`.
-    static let killActor: clua_SwiftFunction = { L in
-        guard let L else { return 0 }
-        let ray = RayLuaState.from(L)
-        guard let hex = string(L, 1), let id = ActorID(hex: hex) else {
-            return fail(L, "ray.kill: expected an ActorHandle")
-        }
-        ray.runtime.actors.died(id, reason: "it was killed by ray.kill")
-        return 0
-    }
-
     /// `_ray.cancel(ref, recursive)`.
     static let cancel: clua_SwiftFunction = { L in
         guard let L else { return 0 }
@@ -275,12 +180,6 @@ enum Primitives {
             return fail(L, "ray.cancel: expected an ObjectRef, got \(describeType(L, 1))")
         }
         ray.runtime.cancel(returning: id, recursive: lua_toboolean(L, 2) != 0)
-        return 0
-    }
-
-    static let setActorHelpers: clua_SwiftFunction = { L in
-        guard let L else { return 0 }
-        RayLuaState.from(L).setActorHelpers(newInstance: 1, callMethod: 2)
         return 0
     }
 
@@ -377,7 +276,7 @@ enum Primitives {
     static func await_(_ L: OpaquePointer, _ ray: RayLuaState, on ids: [ObjectID], until: Until,
                        timeout: Double?) -> Await {
         let store = ray.runtime.store
-        if let worker = ray.worker, worker.currentIsCancelled {
+        if let worker = ray.worker, worker.currentMustStop {
             worker.current?.waiting = false
             return .cancelled
         }
@@ -406,7 +305,12 @@ enum Primitives {
         // user's own coroutine, a metamethod called from C): block this thread.
         let cpus = ray.worker?.current?.task.cpus ?? 0
         ray.runtime.scheduler.release(cpus: cpus)
-        defer { ray.runtime.scheduler.reacquire(cpus: cpus) }
+        let standIn = ray.worker.map { $0.role != .actor } ?? false
+        if standIn { ray.runtime.beginBlocking() }
+        defer {
+            if standIn { ray.runtime.endBlocking() }
+            ray.runtime.scheduler.reacquire(cpus: cpus)
+        }
         let signal = DispatchSemaphore(value: 0)
         let arrived = countdown(ids.count, until) { signal.signal() }
         for id in ids { store.whenReady(id) { _ in arrived() } }
@@ -510,6 +414,10 @@ enum Primitives {
                     return fail(L, "ray.init: a runtime is already running with num_cpus = \(format(running)) (asked for \(format(asked)))")
                 }
             }
+            if lua_getfield(L, 1, "namespace") == LUA_TSTRING, let namespace = string(L, -1),
+               !ray.runtime.setNamespace(namespace) {
+                return fail(L, "ray.init: the job's namespace is already '\(ray.runtime.namespace)' (asked for '\(namespace)')")
+            }
             if lua_getfield(L, 1, "address") != LUA_TNIL {
                 return fail(L, "ray.init: joining a cluster (address) is not available in this build yet")
             }
@@ -535,12 +443,13 @@ enum Primitives {
     static let context: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        lua_createtable(L, 0, 5)
+        lua_createtable(L, 0, 6)
         let fields: [(String, String?)] = [
             ("job_id", ray.runtime.jobID.hex), ("node_id", ray.runtime.nodeID.hex),
             ("worker_id", ray.worker?.id.hex ?? ray.driverID.hex),
             ("task_id", ray.worker?.current?.task.id.hex),
             ("actor_id", ray.worker?.current?.task.actorID?.hex),
+            ("namespace", ray.runtime.namespace),
         ]
         for case let (key, value?) in fields {
             lua_pushstring(L, value)
@@ -599,7 +508,7 @@ enum Primitives {
             return fail(L, "ray.sleep: expected a non-negative number of seconds, got \(describeType(L, 1))")
         }
         let seconds = clua_tonumber(L, 1)
-        if let worker = ray.worker, worker.currentIsCancelled {
+        if let worker = ray.worker, worker.currentMustStop {
             worker.current?.waiting = false
             return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
         }

@@ -25,24 +25,62 @@ public final class Runtime: Sendable {
     let scheduler: Scheduler
     /// Remote functions' code by id, and the ids by the handle a RemoteFunction table keeps.
     private let functions = Locked<(code: [UniqueID: [UInt8]], handles: [UniqueID])>(([:], []))
-    private let workers = Locked<[Worker]>([])
+    /// The live workers by slot: the pool, actors' own, and extra ones.
+    private let workers = Locked<[Int: Worker]>([:])
     let tasks = TaskTable()
     /// Set right after init (it needs `self`); never nil afterwards.
     private let actorDirectory = Locked<ActorDirectory?>(nil)
     var actors: ActorDirectory { actorDirectory.withLock { $0! } }
     private let stopped = Locked(false)
+    /// The namespace of named actors: anonymous (this job's own) until
+    /// `ray.init{namespace = ...}` names it, as in Ray.
+    private let namespaceState: Locked<(name: String, named: Bool)>
 
     /// Starts the worker threads; returns once each has loaded the `ray` module.
     public init(settings: RuntimeSettings = RuntimeSettings()) throws {
         self.settings = settings
+        namespaceState = Locked(("anonymous-" + jobID.hex, false))
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
-        scheduler = Scheduler(workers: threads, cpus: settings.numCPUs)
+        scheduler = Scheduler(cpus: settings.numCPUs)
         actorDirectory.withLock { $0 = ActorDirectory(runtime: self) }
-        var started: [Worker] = []
-        for index in 0..<threads {
-            started.append(try Worker.start(index: index, runtime: self))
+        for _ in 0..<threads { _ = try startWorker(.pool) }
+    }
+
+    /// Starts a worker thread (returns once its state is ready).
+    func startWorker(_ role: Worker.Role) throws -> Worker {
+        let index = scheduler.addSlot(role: role)
+        let worker = try Worker.start(index: index, role: role, runtime: self)
+        workers.withLock { $0[index] = worker }
+        return worker
+    }
+
+    /// A worker's thread is ending (it left its slot, or shutdown).
+    func workerLeft(_ worker: Worker) {
+        workers.withLock { table in
+            if table[worker.index] === worker { table[worker.index] = nil }
         }
-        workers.withLock { $0 = started }
+    }
+
+    /// A task-taking worker is about to block its thread in `ray.get` (a
+    /// context that cannot yield): an extra worker stands in for it until
+    /// `endBlocking`, so that what it waits for can run.
+    func beginBlocking() {
+        guard scheduler.beginBlocking() else { return }
+        if isStopping || (try? startWorker(.extra)) == nil { scheduler.extraWorkerFailed() }
+    }
+
+    func endBlocking() { scheduler.endBlocking() }
+
+    /// The current namespace for named actors.
+    public var namespace: String { namespaceState.withLock { $0.name } }
+
+    /// Names the job's namespace; false if it was already named otherwise.
+    func setNamespace(_ name: String) -> Bool {
+        namespaceState.withLock { state in
+            if state.named { return state.name == name }
+            state = (name, true)
+            return true
+        }
     }
 
     /// Reserves an id for a remote function at its first submission; returns
@@ -59,6 +97,9 @@ public final class Runtime: Sendable {
 
     /// How many remote functions were registered (each once, however often submitted or shipped).
     public var registeredFunctions: Int { functions.withLock { $0.handles.count } }
+
+    /// Worker threads alive now: the pool, one per actor, and stand-ins for blocked ones.
+    public var workerCount: Int { workers.withLock { $0.count } }
 
     /// How many objects the store holds (ready or expected).
     public var liveObjects: Int { store.count }
@@ -89,8 +130,8 @@ public final class Runtime: Sendable {
         for (_, id) in waiting {
             store.whenReady(id) { [self] _ in
                 if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
-                    if tasks.isCancelled(task.id) {
-                        failCancelled(task.id, task: task)
+                    if let reason = tasks.stopReason(task.id) {
+                        finishStopped(task, reason)
                         return
                     }
                     scheduler.enqueue(task)
@@ -99,46 +140,72 @@ public final class Runtime: Sendable {
         }
     }
 
-    /// `ray.cancel`: a task not started yet is dropped and its returns fail
-    /// with TaskCancelledError; a started one is interrupted on its worker
-    /// (a count hook raises inside its coroutine; a suspended one is resumed
-    /// and its `ray.get` raises). `recursive` also cancels the tasks it submitted.
+    /// `ray.cancel`: a task or actor call not started yet is dropped and its
+    /// returns fail with TaskCancelledError; a started one is interrupted on
+    /// its worker (a hook raises inside its coroutine; a suspended one is
+    /// resumed and its `ray.get` raises). `recursive` also cancels the tasks
+    /// it submitted.
     func cancel(returning ref: ObjectID, recursive: Bool) {
         for (id, place) in tasks.cancel(returning: ref, recursive: recursive) {
-            switch place {
-            case .pending:
-                // Still queued: take it out. Not queued yet (waiting for its
-                // arguments): the readiness callback sees the mark and drops it.
-                let queued = scheduler.remove(id)
-                failCancelled(id, task: queued)
-            case .running(let worker):
-                workers.withLock { $0[worker] }.interrupt(id)
-            }
+            stopMarked(id, place, .cancelled)
         }
     }
 
-    /// Fails a task that never started with TaskCancelledError. Without its
-    /// spec (still waiting for arguments, or just taken by a worker) nothing
-    /// is done here: the readiness callback or the worker sees the mark.
-    func failCancelled(_ id: TaskID, task: TaskSpec?) {
-        guard let task else { return }
-        let error = StoredObject(bytes: LuaCodec.message(stringTable: [
-            ("type", "TaskCancelledError"), ("message", "task '\(task.name)' was cancelled before it started"), ("task", task.name),
-        ]), isError: true)
-        for ref in task.returnIDs { store.fulfill(ref, with: error) }
-        for ref in task.argumentRefs { store.removeReference(ref) }
-        tasks.finish(id)
+    /// Stops tasks for the given reasons (an actor's calls and creation when
+    /// it is killed or restarted).
+    func stop(_ reasons: [TaskID: TaskTable.Stop]) {
+        for (id, place) in tasks.stop(Array(reasons.keys), { reasons[$0]! }) {
+            stopMarked(id, place, reasons[id]!)
+        }
     }
 
+    /// A task just marked to stop: take it out of its queue if it is still
+    /// there and end it; interrupt it if it runs. Not found in a queue (still
+    /// waiting for its arguments, or being handed to a worker): the readiness
+    /// callback or the worker sees the mark.
+    private func stopMarked(_ id: TaskID, _ place: TaskTable.Place, _ reason: TaskTable.Stop) {
+        switch place {
+        case .pending:
+            if let queued = scheduler.remove(id) ?? actors.removeQueued(id) {
+                finishStopped(queued, reason)
+            }
+        case .running(let worker):
+            workers.withLock { $0[worker] }?.interrupt(id)
+        }
+    }
+
+    /// Ends a task that was stopped before it started.
+    func finishStopped(_ task: TaskSpec, _ reason: TaskTable.Stop) {
+        switch reason {
+        case .cancelled:
+            let error = StoredObject(bytes: LuaCodec.message(stringTable: [
+                ("type", "TaskCancelledError"), ("message", "task '\(task.name)' was cancelled before it started"), ("task", task.name),
+            ]), isError: true)
+            end(task, storing: error)
+        case .actorDied(retry: true):
+            actors.retry(task)
+        case .actorDied(retry: false):
+            end(task, storing: task.actorID.map { actors.stoppedCallError($0) })
+        }
+    }
+
+    /// Ends a task that did not run: stores `error` in its returns, drops its arguments.
+    private func end(_ task: TaskSpec, storing error: StoredObject?) {
+        if let error {
+            for ref in task.returnIDs { store.fulfill(ref, with: error) }
+        }
+        for ref in task.argumentRefs { store.removeReference(ref) }
+        tasks.finish(task.id)
+    }
 
     /// Runs a full garbage collection on every worker's state (ObjectRefs
     /// they no longer use release their objects) and waits for it, as long
     /// as the workers are not stuck in a task.
     public func collectGarbageOnWorkers(timeout: Double = 30) {
-        let all = workers.withLock { $0 }
+        let all = workers.withLock { $0.values }
         let done = DispatchSemaphore(value: 0)
-        for worker in all { scheduler.post(.collectGarbage(done), to: worker.index) }
-        for _ in all { _ = done.wait(timeout: .now() + timeout) }
+        let posted = all.filter { scheduler.post(.collectGarbage(done), to: $0.index) }
+        for _ in posted { _ = done.wait(timeout: .now() + timeout) }
     }
 
     /// Whether `shutdown` has begun: running tasks are being interrupted.
@@ -156,11 +223,19 @@ public final class Runtime: Sendable {
         }
         guard first else { return }
         scheduler.stop()
-        let all = workers.withLock { $0 }
-        for worker in all { worker.interruptForShutdown() }
         let deadline = DispatchTime.now() + timeout
-        for worker in all where !worker.join(until: deadline) {
-            FileHandle.standardError.write(Data("ray: worker \(worker.index) is still running a task that ignores interruption; leaving its thread behind\n".utf8))
+        var abandoned = Set<ObjectIdentifier>()
+        // Workers remove themselves as they end; one started meanwhile (an
+        // actor's) finds the scheduler stopped and ends at once.
+        while true {
+            let all = workers.withLock { $0.values.filter { !abandoned.contains(ObjectIdentifier($0)) } }
+            if all.isEmpty { break }
+            for worker in all { worker.interruptForShutdown() }
+            for worker in all where !worker.join(until: deadline) {
+                abandoned.insert(ObjectIdentifier(worker))
+                FileHandle.standardError.write(Data("ray: worker \(worker.index) is still running a task that ignores interruption; leaving its thread behind\n".utf8))
+            }
+            for worker in all { workerLeft(worker) }
         }
     }
 

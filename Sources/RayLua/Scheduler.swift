@@ -14,6 +14,9 @@ enum WorkItem: Sendable {
     /// A task of this worker was cancelled: resume it if it is suspended
     /// (its `ray.get` then raises); if running, its hook raises.
     case cancel(TaskID)
+    /// Drop the instance of an actor's incarnation (its creation task's id)
+    /// living here: the actor was killed or restarted.
+    case dropActor(ActorID, creation: TaskID)
     /// Run a full garbage collection of the worker's state, then signal.
     case collectGarbage(DispatchSemaphore)
 }
@@ -27,35 +30,74 @@ enum WorkItem: Sendable {
 /// briefly oversubscribes the node (as Ray does), so resuming never waits.
 /// Resumes come before new tasks.
 ///
+/// Workers come and go: the pool (one per CPU) takes runnable tasks; an
+/// actor's dedicated worker and a pool worker added while another is
+/// blocked take only what is posted to them and leave when idle. Each has a
+/// slot here; a slot index is reused once its worker has left, so pinned
+/// work carries ids (task ids, unique suspension tokens) that a later
+/// tenant of the slot ignores.
+///
 /// Waking a sleeping thread costs microseconds here (architecture.md), so
 /// each worker sleeps on its own condition variable and is signalled only
 /// when there is something it can do: a resume for it, or a runnable task
 /// that fits while it is idle. A worker that queues work for itself wakes
 /// nobody.
 final class Scheduler: @unchecked Sendable {
+    /// One worker's place. Guarded by the scheduler's mutex.
+    private final class Slot {
+        let wakeup = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        let role: Worker.Role
+        var takesTasks: Bool { role != .actor }
+        var idle = false
+        var pinned: [WorkItem] = []
+        var pinnedHead = 0
+
+        init(role: Worker.Role) {
+            self.role = role
+            pthread_cond_init(wakeup, nil)
+        }
+
+        deinit {
+            pthread_cond_destroy(wakeup)
+            wakeup.deallocate()
+        }
+
+        var hasPinned: Bool { pinnedHead < pinned.count }
+
+        func takePinned() -> WorkItem {
+            let item = pinned[pinnedHead]
+            pinnedHead += 1
+            if pinnedHead == pinned.count {
+                pinned.removeAll(keepingCapacity: true)
+                pinnedHead = 0
+            }
+            return item
+        }
+    }
+
     // All state below is guarded by `mutex`.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wakeups: UnsafeMutablePointer<pthread_cond_t>
-    private var idle: [Bool]
+    private var slots: [Slot?] = []
+    private var freeSlots: [Int] = []
+    /// Workers that take runnable tasks and sleep now.
+    private var idleTakers: [Int] = []
     private var runnable: [TaskSpec] = []
-    private var resumes: [[WorkItem]]
     private var available: Double
     private var stopping = false
+    /// Task-taking workers blocked in a `ray.get` that cannot yield, and the
+    /// extra workers that stand in for them.
+    private var blocked = 0
+    private var extras = 0
     let totalCPUs: Double
 
-    init(workers: Int, cpus: Double) {
+    init(cpus: Double) {
         pthread_mutex_init(mutex, nil)
-        wakeups = .allocate(capacity: workers)
-        for i in 0..<workers { pthread_cond_init(wakeups + i, nil) }
-        idle = Array(repeating: false, count: workers)
-        resumes = Array(repeating: [], count: workers)
         available = cpus
         totalCPUs = cpus
     }
 
     deinit {
-        for i in idle.indices { pthread_cond_destroy(wakeups + i) }
-        wakeups.deallocate()
+        slots = []
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
@@ -66,18 +108,32 @@ final class Scheduler: @unchecked Sendable {
         return body()
     }
 
-    /// Wakes `worker` if it sleeps. Lock held.
-    private func wake(_ worker: Int) {
-        if idle[worker] {
-            idle[worker] = false
-            pthread_cond_signal(wakeups + worker)
+    /// A place for a new worker.
+    func addSlot(role: Worker.Role) -> Int {
+        locked {
+            let slot = Slot(role: role)
+            if let index = freeSlots.popLast() {
+                slots[index] = slot
+                return index
+            }
+            slots.append(slot)
+            return slots.count - 1
         }
     }
 
-    /// Wakes one sleeping worker if a runnable task fits. Lock held.
+    /// Wakes `worker` if it sleeps. Lock held.
+    private func wake(_ slot: Slot, _ index: Int) {
+        if slot.idle {
+            slot.idle = false
+            if slot.takesTasks, let at = idleTakers.lastIndex(of: index) { idleTakers.remove(at: at) }
+            pthread_cond_signal(slot.wakeup)
+        }
+    }
+
+    /// Wakes one sleeping task-taking worker if a runnable task fits. Lock held.
     private func wakeOneForRunnable() {
-        guard let sleeper = idle.firstIndex(of: true), firstFittingTask() != nil else { return }
-        wake(sleeper)
+        guard let sleeper = idleTakers.last, let slot = slots[sleeper], firstFittingTask() != nil else { return }
+        wake(slot, sleeper)
     }
 
     /// The newest runnable task that fits. Newest first keeps nested work
@@ -96,6 +152,34 @@ final class Scheduler: @unchecked Sendable {
 
     var availableCPUs: Double { locked { available } }
 
+    /// A task-taking worker is about to block its thread. Returns whether
+    /// an extra worker must be started to stand in for it (there is one
+    /// extra per blocked worker, so the node never runs out of threads for
+    /// the work a blocked task waits for).
+    func beginBlocking() -> Bool {
+        locked {
+            blocked += 1
+            guard extras < blocked else { return false }
+            extras += 1
+            return true
+        }
+    }
+
+    /// The extra worker `beginBlocking` asked for could not start.
+    func extraWorkerFailed() {
+        locked { extras -= 1 }
+    }
+
+    /// The blocked worker runs again: an idle extra worker may now leave.
+    func endBlocking() {
+        locked {
+            blocked -= 1
+            if extras > blocked, let index = idleTakers.first(where: { slots[$0]?.role == .extra }), let slot = slots[index] {
+                wake(slot, index)
+            }
+        }
+    }
+
     func enqueue(_ task: TaskSpec) {
         locked {
             runnable.append(task)
@@ -109,10 +193,14 @@ final class Scheduler: @unchecked Sendable {
 
     /// Queues work that must run on `worker` (a resume, or an actor's call:
     /// both live in that worker's Lua state). Taken before new tasks.
-    func post(_ item: WorkItem, to worker: Int) {
+    /// False if that worker has left (nothing of its can be waiting).
+    @discardableResult
+    func post(_ item: WorkItem, to worker: Int) -> Bool {
         locked {
-            resumes[worker].append(item)
-            wake(worker)
+            guard worker < slots.count, let slot = slots[worker] else { return false }
+            slot.pinned.append(item)
+            wake(slot, worker)
+            return true
         }
     }
 
@@ -140,21 +228,35 @@ final class Scheduler: @unchecked Sendable {
         locked { available -= cpus }
     }
 
-    /// The next item for `worker`, sleeping until there is one; nil once stopping.
-    func next(for worker: Int) -> WorkItem? {
+    /// The next item for `worker`, sleeping until there is one. Nil once
+    /// stopping, or when the worker has nothing to do and `leaveWhenIdle`
+    /// holds: its slot is then freed and it must end.
+    func next(for worker: Int, leaveWhenIdle: Bool = false) -> WorkItem? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        let slot = slots[worker]!
         while true {
             if stopping { return nil }
-            if !resumes[worker].isEmpty { return resumes[worker].removeFirst() }
-            if let index = firstFittingTask() {
+            if slot.hasPinned { return slot.takePinned() }
+            if slot.takesTasks, let index = firstFittingTask() {
                 let task = index == runnable.count - 1 ? runnable.removeLast() : runnable.remove(at: index)
                 available -= task.cpus
                 wakeOneForRunnable()  // more work that fits: let a sleeper take it
                 return .start(task)
             }
-            idle[worker] = true
-            pthread_cond_wait(wakeups + worker, mutex)
+            if leaveWhenIdle && (slot.role != .extra || extras > blocked) {
+                if slot.role == .extra { extras -= 1 }
+                slots[worker] = nil
+                freeSlots.append(worker)
+                return nil
+            }
+            slot.idle = true
+            if slot.takesTasks { idleTakers.append(worker) }
+            pthread_cond_wait(slot.wakeup, mutex)
+            if slot.idle {  // a spurious wake-up: not idle while it looks for work
+                slot.idle = false
+                if let at = idleTakers.lastIndex(of: worker) { idleTakers.remove(at: at) }
+            }
         }
     }
 
@@ -162,10 +264,11 @@ final class Scheduler: @unchecked Sendable {
     func stop() {
         locked {
             stopping = true
-            for worker in idle.indices {
-                idle[worker] = false
-                pthread_cond_signal(wakeups + worker)
+            for case let slot? in slots {
+                slot.idle = false
+                pthread_cond_signal(slot.wakeup)
             }
+            idleTakers = []
         }
     }
 }

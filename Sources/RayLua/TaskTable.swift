@@ -1,20 +1,30 @@
 import RayCore
 
-/// The tasks of this node that have not finished: where each is, which
-/// tasks it submitted, and whether it was cancelled — what `ray.cancel`
-/// needs. An entry is removed when its task ends, so the table stays as
-/// small as the work in flight.
+/// The tasks and actor calls of this node that have not finished: where
+/// each is, which tasks it submitted, and whether it must stop — what
+/// `ray.cancel` and `ray.kill` need. An entry is removed when its task ends,
+/// so the table stays as small as the work in flight.
 final class TaskTable: Sendable {
     enum Place: Sendable {
-        /// Waiting for its ObjectRef arguments, or queued for a CPU.
+        /// Waiting for its ObjectRef arguments, queued for a CPU, or queued at its actor.
         case pending
         /// Started on this worker.
         case running(worker: Int)
     }
 
+    /// Why a task must stop before it finishes on its own.
+    enum Stop: Sendable, Equatable {
+        /// `ray.cancel`: its returns fail with TaskCancelledError.
+        case cancelled
+        /// Its actor was killed or is restarting: the call fails with
+        /// ActorDiedError, or (`retry`) goes back to the actor's queue to run
+        /// on the next incarnation (`max_task_retries`).
+        case actorDied(retry: Bool)
+    }
+
     struct Entry: Sendable {
         var place: Place = .pending
-        var cancelled = false
+        var stop: Stop?
         var children: [TaskID] = []
         let returns: [ObjectID]
     }
@@ -29,24 +39,26 @@ final class TaskTable: Sendable {
         }
     }
 
-    /// Marks the task started on `worker`; false if it was cancelled meanwhile.
-    /// (Actor calls are not in the table: always true.)
-    func start(_ id: TaskID, on worker: Int) -> Bool {
+    /// Marks the task started on `worker`, unless it must stop: then returns why.
+    func start(_ id: TaskID, on worker: Int) -> Stop? {
         table.withLock { table in
-            guard let entry = table.tasks[id] else { return true }
-            if entry.cancelled { return false }
+            guard let entry = table.tasks[id] else { return nil }
+            if let stop = entry.stop { return stop }
             table.tasks[id]?.place = .running(worker: worker)
-            return true
+            return nil
         }
     }
 
-    /// The task goes back to the queue for another attempt.
+    /// The task goes back to a queue for another attempt, with no stop mark.
     func requeue(_ id: TaskID) {
-        table.withLock { $0.tasks[id]?.place = .pending }
+        table.withLock { table in
+            table.tasks[id]?.place = .pending
+            table.tasks[id]?.stop = nil
+        }
     }
 
-    func isCancelled(_ id: TaskID) -> Bool {
-        table.withLock { $0.tasks[id]?.cancelled ?? false }
+    func stopReason(_ id: TaskID) -> Stop? {
+        table.withLock { $0.tasks[id]?.stop }
     }
 
     func finish(_ id: TaskID) {
@@ -66,11 +78,26 @@ final class TaskTable: Sendable {
             var marked: [(TaskID, Place)] = []
             var pending = [root]
             while let id = pending.popLast() {
-                guard var entry = table.tasks[id], !entry.cancelled else { continue }
-                entry.cancelled = true
+                guard var entry = table.tasks[id], entry.stop == nil else { continue }
+                entry.stop = .cancelled
                 table.tasks[id] = entry
                 marked.append((id, entry.place))
                 if recursive { pending += entry.children }
+            }
+            return marked
+        }
+    }
+
+    /// Marks each of `ids` to stop for `reason` (unless already marked);
+    /// returns the marked ones with where each is.
+    func stop(_ ids: [TaskID], _ reason: (TaskID) -> Stop) -> [(id: TaskID, place: Place)] {
+        table.withLock { table in
+            var marked: [(TaskID, Place)] = []
+            for id in ids {
+                guard var entry = table.tasks[id], entry.stop == nil else { continue }
+                entry.stop = reason(id)
+                table.tasks[id] = entry
+                marked.append((id, entry.place))
             }
             return marked
         }

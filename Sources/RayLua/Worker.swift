@@ -13,7 +13,21 @@ import Synchronization
 /// Confinement: everything but `index`, `runtime` and the exit signal is
 /// touched only by the worker's own thread (`@unchecked Sendable` for that).
 final class Worker: @unchecked Sendable {
+    /// What the worker is for, which decides what it takes and when it leaves.
+    enum Role: Sendable {
+        /// One per CPU: takes runnable tasks, lives as long as the runtime.
+        case pool
+        /// Hosts one actor (as Ray gives each actor its own process), so a
+        /// busy method never holds up other actors or tasks; leaves when
+        /// the actor is gone and its calls have ended.
+        case actor
+        /// Added while a pool worker is blocked in a `ray.get` that cannot
+        /// yield; takes runnable tasks and leaves when it runs out of work.
+        case extra
+    }
+
     let index: Int
+    let role: Role
     unowned let runtime: Runtime
     let id = WorkerID.next()
     private let exited = DispatchSemaphore(value: 0)
@@ -27,19 +41,24 @@ final class Worker: @unchecked Sendable {
     private var runs: [Int32: TaskRun] = [:]
     /// Decoded remote functions: registry keys by function id.
     private var functionCache: [UniqueID: Int32] = [:]
-    /// Instances (`self` tables) of the actors living here: registry keys.
-    private var actors: [ActorID: Int32] = [:]
+    /// Instances (`self` tables) of the actors living here: registry keys,
+    /// and the creation task (incarnation) that made each.
+    private var actors: [ActorID: (key: Int32, creation: TaskID)] = [:]
     /// The task whose coroutine is executing right now.
     private(set) var current: TaskRun?
 
-    private init(index: Int, runtime: Runtime) {
+    /// An actor worker: whether it has run its creation yet.
+    private var hostedActor = false
+
+    private init(index: Int, role: Role, runtime: Runtime) {
         self.index = index
+        self.role = role
         self.runtime = runtime
     }
 
     /// Starts the thread; returns once its state is ready, or throws why it is not.
-    static func start(index: Int, runtime: Runtime) throws -> Worker {
-        let worker = Worker(index: index, runtime: runtime)
+    static func start(index: Int, role: Role, runtime: Runtime) throws -> Worker {
+        let worker = Worker(index: index, role: role, runtime: runtime)
         let ready = DispatchSemaphore(value: 0)
         let failure = ResultSlot()
         clua_interrupts_init(Worker.interruptCheck)
@@ -58,6 +77,7 @@ final class Worker: @unchecked Sendable {
             ready.signal()
             worker.loop()
             worker.close()
+            runtime.workerLeft(worker)
             worker.exited.signal()
         }
         thread.name = "ray-worker-\(index)"
@@ -78,12 +98,22 @@ final class Worker: @unchecked Sendable {
         signalThread()
     }
 
+    /// Whether this worker may end once it has nothing queued.
+    private var mayLeave: Bool {
+        switch role {
+        case .pool: false
+        case .actor: hostedActor && actors.isEmpty && runs.isEmpty
+        case .extra: runs.isEmpty
+        }
+    }
+
     private func loop() {
-        while let item = runtime.scheduler.next(for: index) {
+        while let item = runtime.scheduler.next(for: index, leaveWhenIdle: mayLeave) {
             switch item {
             case .start(let task): start(task)
             case .resume(let key, let token): resume(key: key, token: token)
             case .cancel(let id): wakeCancelled(id)
+            case .dropActor(let id, let creation): dropActor(id, creation: creation)
             case .collectGarbage(let done):
                 clua_gc_collect(ray.state.pointer)
                 done.signal()
@@ -94,6 +124,7 @@ final class Worker: @unchecked Sendable {
     private func close() {
         let L = ray.state.pointer
         for key in runs.keys { luaL_unref(L, CLUA_REGISTRYINDEX, key) }
+        for actor in actors.values { luaL_unref(L, CLUA_REGISTRYINDEX, actor.key) }
         runs = [:]
         actors = [:]
         ray = nil  // closes the state; ObjectRefs it held drop their references
@@ -102,8 +133,12 @@ final class Worker: @unchecked Sendable {
     // MARK: running tasks
 
     private func start(_ task: TaskSpec) {
-        guard runtime.tasks.start(task.id, on: index) else {
-            runtime.failCancelled(task.id, task: task)  // cancelled while it was being handed to us
+        if case .actorCreation = task.kind, role != .actor {
+            hostActor(task)
+            return
+        }
+        if let stop = runtime.tasks.start(task.id, on: index) {
+            runtime.finishStopped(task, stop)  // stopped while it was being handed to us
             return
         }
         let L = ray.state.pointer
@@ -118,7 +153,8 @@ final class Worker: @unchecked Sendable {
             case .function:
                 try pushFunction(of: task)
             case .actorCreation(let actorID, let classCode):
-                runtime.actors.started(actorID, on: index)
+                hostedActor = true
+                runtime.actors.started(actorID, on: index, creation: task.id)
                 lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(ray.newInstance))
                 do {
                     try ray.codec.decode(classCode)
@@ -127,10 +163,10 @@ final class Worker: @unchecked Sendable {
                 }
             case .actorMethod(let actorID, let method):
                 guard let instance = actors[actorID], runtime.actors.isAlive(actorID) else {
-                    throw TaskFailure.error(ray.makeError(type: "ActorDiedError", message: "the actor of this call is dead", task: task.name))
+                    throw TaskFailure.error(runtime.actors.stoppedCallError(actorID))
                 }
                 lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(ray.callMethod))
-                lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(instance))
+                lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(instance.key))
                 lua_pushstring(L, method)
             }
             _ = try ray.decodeArguments(task)
@@ -146,6 +182,24 @@ final class Worker: @unchecked Sendable {
         }
         lua_settop(L, base)
         step(run, arguments: lua_gettop(co) - 1)
+    }
+
+    /// A pool worker took an actor's creation (and its CPUs) from the
+    /// runnable queue: it starts the actor's own worker and passes it on.
+    private func hostActor(_ task: TaskSpec) {
+        do {
+            let home = try runtime.startWorker(.actor)
+            runtime.scheduler.post(.start(task), to: home.index)
+        } catch {
+            let failure = ray.makeError(type: "RayTaskError", message: "could not start a worker for the actor: \(error)", task: task.name)
+            for id in task.returnIDs { runtime.store.fulfill(id, with: failure) }
+            if case .actorCreation(let actorID, _) = task.kind {
+                runtime.actors.initFailed(actorID, creation: task.id, cause: "could not start a worker for it: \(error)")
+            }
+            for ref in task.argumentRefs { runtime.store.removeReference(ref) }
+            runtime.tasks.finish(task.id)
+            runtime.scheduler.release(cpus: task.cpus)
+        }
     }
 
     /// Pushes the task's function, decoding it on its first use on this worker.
@@ -188,6 +242,14 @@ final class Worker: @unchecked Sendable {
         }
     }
 
+    /// Lets go of an actor instance (killed, or restarting elsewhere) unless
+    /// a newer incarnation replaced it here.
+    private func dropActor(_ id: ActorID, creation: TaskID) {
+        guard let instance = actors[id], instance.creation == creation else { return }
+        actors[id] = nil
+        luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, instance.key)
+    }
+
     /// A cancelled task that is suspended is resumed, so its `ray.get` raises.
     private func wakeCancelled(_ id: TaskID) {
         guard let run = runs.values.first(where: { $0.task.id == id }), run.suspended else { return }
@@ -204,15 +266,19 @@ final class Worker: @unchecked Sendable {
             lua_pushstring(L, "the runtime is shutting down")
             return 1
         }
-        guard worker.runtime.tasks.isCancelled(run.task.id) else { return 0 }
-        lua_pushstring(L, "task '\(run.task.name)' was cancelled")
+        switch worker.runtime.tasks.stopReason(run.task.id) {
+        case nil: return 0
+        case .cancelled: lua_pushstring(L, "task '\(run.task.name)' was cancelled")
+        case .actorDied: lua_pushstring(L, "the actor of '\(run.task.name)' was killed")
+        }
         return 1
     }
 
-    /// Whether the task running now was cancelled (checked by ray.get/wait/sleep).
-    var currentIsCancelled: Bool {
+    /// Whether the task running now must stop: cancelled, or its actor
+    /// killed (checked by ray.get/wait/sleep).
+    var currentMustStop: Bool {
         guard let run = current, cancellations.load(ordering: .acquiring) > 0 else { return false }
-        return runtime.tasks.isCancelled(run.task.id)
+        return runtime.tasks.stopReason(run.task.id) != nil
     }
 
     private func resume(key: Int32, token: UInt64) {
@@ -229,7 +295,7 @@ final class Worker: @unchecked Sendable {
         current = run
         clua_set_running(run.coroutine)
         // A cancel that came before the mark above found nothing to signal.
-        if currentIsCancelled { clua_interrupt_now(run.coroutine) }
+        if currentMustStop { clua_interrupt_now(run.coroutine) }
         let status = lua_resume(run.coroutine, L, arguments, &results)
         clua_set_running(nil)
         current = nil
@@ -241,16 +307,32 @@ final class Worker: @unchecked Sendable {
         case LUA_OK:
             if case .actorCreation(let actorID, _) = run.task.kind {
                 lua_xmove(run.coroutine, L, 1)  // the instance
-                actors[actorID] = luaL_ref(L, CLUA_REGISTRYINDEX)
-                finish(run, failure: nil)
-                runtime.actors.initialized(actorID)
+                let key = luaL_ref(L, CLUA_REGISTRYINDEX)
+                actors[actorID] = (key, run.task.id)
+                if let held = runtime.actors.initialized(actorID, creation: run.task.id) {
+                    finish(run, failure: nil, keepingCPUs: held)
+                } else {
+                    dropActor(actorID, creation: run.task.id)  // killed or restarted meanwhile
+                    finish(run, failure: nil)
+                }
             } else {
                 finish(run, failure: ray.storeResults(of: run.task, from: run.coroutine, count: results))
             }
         default:
-            if runtime.tasks.isCancelled(run.task.id) {
+            switch runtime.tasks.stopReason(run.task.id) {
+            case .cancelled:
                 finish(run, failure: .error(ray.makeError(type: "TaskCancelledError", message: "task '\(run.task.name)' was cancelled", task: run.task.name)))
-            } else if run.task.retryExceptions && run.task.attempt < run.task.maxRetries {
+                return
+            case .actorDied(retry: true):
+                handBack(run)
+                return
+            case .actorDied(retry: false):
+                finish(run, failure: .error(run.task.actorID.map { runtime.actors.stoppedCallError($0) }!))
+                return
+            case nil:
+                break
+            }
+            if run.task.retryExceptions && run.task.attempt < run.task.maxRetries {
                 retry(run)
             } else {
                 finish(run, failure: .error(ray.taskError(from: run.coroutine, task: run.task)))
@@ -270,37 +352,49 @@ final class Worker: @unchecked Sendable {
         runtime.scheduler.enqueue(again)
     }
 
+    /// An actor call cut short by a restart goes back to its actor's queue,
+    /// with its arguments, to run again on the next incarnation.
+    private func handBack(_ run: TaskRun) {
+        runs[run.key] = nil
+        luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        runtime.actors.retry(run.task)
+    }
+
     /// Ends a task: stores `failure` in every return (when given), releases
-    /// its CPUs, coroutine and arguments, and tells the actor directory about
-    /// actor work.
-    private func finish(_ run: TaskRun, failure: TaskFailure?) {
+    /// its CPUs (but `keepingCPUs`, held by an actor for its life), coroutine
+    /// and arguments, and tells the actor directory about actor work.
+    private func finish(_ run: TaskRun, failure: TaskFailure?, keepingCPUs: Double = 0) {
         if let failure {
             let object: StoredObject
             switch failure {
             case .error(let error): object = error
             }
             for id in run.task.returnIDs { runtime.store.fulfill(id, with: object) }
-            if case .actorCreation(let actorID, _) = run.task.kind {
+            if case .actorCreation(let actorID, _) = run.task.kind, runtime.tasks.stopReason(run.task.id) == nil {
                 let message = (try? ray.messageOf(object)) ?? "its creation failed"
-                runtime.actors.died(actorID, reason: "its init failed", cause: message)
+                runtime.actors.initFailed(actorID, creation: run.task.id, cause: message)
             }
         }
         runs[run.key] = nil
         luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
         for ref in run.task.argumentRefs { runtime.store.removeReference(ref) }
         runtime.tasks.finish(run.task.id)
-        runtime.scheduler.release(cpus: run.task.cpus)
-        if case .actorMethod(let actorID, _) = run.task.kind { runtime.actors.callFinished(actorID) }
+        runtime.scheduler.release(cpus: run.task.cpus - keepingCPUs)
+        if case .actorMethod(let actorID, _) = run.task.kind { runtime.actors.callFinished(actorID, call: run.task.id) }
     }
 
     /// Suspends the current task until `resume(key:token:)` is called with
     /// the returned token; the caller then yields (CLUA_YIELD).
     func suspendCurrent() -> (key: Int32, token: UInt64) {
         let run = current!
-        run.token &+= 1
+        run.token = Worker.nextToken.add(1, ordering: .relaxed).newValue
         run.suspended = true
         return (run.key, run.token)
     }
+
+    /// Suspension tokens, unique in the process: a stale resume can never
+    /// match a later suspension, even on a worker that took over the slot.
+    private static let nextToken = Atomic<UInt64>(0)
 
     /// Whether `L` is the coroutine of the task running now and may yield.
     func canYield(_ L: OpaquePointer) -> Bool {

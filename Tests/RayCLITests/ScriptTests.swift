@@ -51,6 +51,20 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    @Test func actorRestartsKillsAndCallCancellation() throws {
+        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("actor_lifecycle.lua").path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "actor lifecycle ok\n")
+        #expect(result.status == 0)
+    }
+
+    @Test(arguments: ["1", "2"]) func getWhereATaskCannotYieldNeverDeadlocks(cpus: String) throws {
+        let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("blocking.lua").path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "blocking ok\n")
+        #expect(result.status == 0)
+    }
+
     @Test func printsFromTasksReachStdoutLineByLine() throws {
         let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("prints.lua").path])
         #expect(result.status == 0)

@@ -82,3 +82,49 @@ struct RuntimeTests {
 }
 
 import Foundation
+
+/// Waits until `condition` holds, polling, for at most `seconds`.
+func eventually(_ seconds: Double = 30, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        if Date() > deadline { return false }
+        Thread.sleep(forTimeInterval: 0.002)
+    }
+    return true
+}
+
+@Suite("Worker threads come and go")
+struct WorkerLifeTests {
+    @Test func eachActorHasItsOwnWorkerUntilItIsKilled() throws {
+        let driver = try Driver(cpus: 2)
+        defer { driver.runtime.shutdown() }
+        #expect(driver.runtime.workerCount == 2)
+        try driver.run("""
+            local A = ray.remote({ id = function() return ray.get_runtime_context().worker_id end })
+            actors, seen = {}, {}
+            for i = 1, 4 do actors[i] = A.remote() end
+            for i = 1, 4 do seen[ray.get(actors[i].id.remote())] = true end
+            local n = 0 for _ in pairs(seen) do n = n + 1 end
+            assert(n == 4, "each actor runs on a worker of its own")
+            """)
+        #expect(driver.runtime.workerCount == 6)
+        try driver.run("for i = 1, 4 do ray.kill(actors[i]) end")
+        #expect(eventually { driver.runtime.workerCount == 2 }, "\(driver.runtime.workerCount) workers left after the kills")
+    }
+
+    @Test func aBlockedTaskGetsAStandInThatLeavesAfterwards() throws {
+        // One CPU, and the task's ray.get runs inside its own coroutine,
+        // where it cannot yield: the worker blocks, an extra worker runs the
+        // child, then leaves.
+        let driver = try Driver(cpus: 1)
+        defer { driver.runtime.shutdown() }
+        #expect(try driver.run("""
+            local child = ray.remote(function(x) return x + 1 end)
+            local parent = ray.remote(function()
+              return coroutine.wrap(function() return ray.get(child.remote(41)) end)()
+            end)
+            return ray.get(parent.remote(), { timeout = 60 })
+            """) == 42)
+        #expect(eventually { driver.runtime.workerCount == 1 }, "\(driver.runtime.workerCount) workers left")
+    }
+}

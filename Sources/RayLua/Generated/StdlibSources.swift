@@ -77,6 +77,18 @@ local function check_options(opts, known, what)
   if opts.num_cpus ~= nil and opts.num_cpus < 0 then
     error(what .. ": num_cpus must not be negative", 3)
   end
+  for _, k in ipairs({ "max_restarts", "max_task_retries", "max_retries" }) do
+    local v = opts[k]
+    if v ~= nil and (v < -1 or v % 1 ~= 0) then
+      error(what .. ": " .. k .. " must be an integer >= -1 (-1: unlimited)", 3)
+    end
+  end
+  if opts.max_concurrency ~= nil and (opts.max_concurrency < 1 or opts.max_concurrency % 1 ~= 0) then
+    error(what .. ": max_concurrency must be a positive integer", 3)
+  end
+  if opts.lifetime ~= nil and opts.lifetime ~= "detached" and opts.lifetime ~= "non_detached" then
+    error(what .. ": lifetime must be \"detached\" or \"non_detached\", got \"" .. opts.lifetime .. "\"", 3)
+  end
   return opts
 end
 
@@ -198,14 +210,27 @@ _ray.set_actor_helpers(
 
 function ray.get_actor(name, namespace)
   if type(name) ~= "string" then error("ray.get_actor: expected an actor name, got " .. type(name), 2) end
+  if namespace ~= nil and type(namespace) ~= "string" then
+    error("ray.get_actor: namespace must be a string, got " .. type(namespace), 2)
+  end
   local id, methods = _ray.get_actor(name, namespace)
-  if id == nil then error("ray.get_actor: no actor named '" .. name .. "'", 2) end
+  if id == nil then
+    local where = namespace and (" in namespace '" .. namespace .. "'") or ""
+    error("ray.get_actor: no actor named '" .. name .. "'" .. where, 2)
+  end
   return new_handle(id, methods, name)
 end
 
+-- As in Ray, a killed actor is not restarted unless no_restart = false.
 function ray.kill(handle, opts)
   if getmetatable(handle) ~= ActorHandle then error("ray.kill: expected an ActorHandle, got " .. type(handle), 2) end
-  _ray.kill_actor(rawget(handle, "_id"), opts and opts.no_restart)
+  if opts ~= nil and type(opts) ~= "table" then error("ray.kill: options must be a table, got " .. type(opts), 2) end
+  local no_restart = true
+  if opts and opts.no_restart ~= nil then
+    if type(opts.no_restart) ~= "boolean" then error("ray.kill: no_restart must be a boolean", 2) end
+    no_restart = opts.no_restart
+  end
+  _ray.kill_actor(rawget(handle, "_id"), no_restart)
 end
 
 function ray.remote(a, b)
