@@ -51,8 +51,8 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
-    @Test func actorRestartsKillsAndCallCancellation() throws {
-        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("actor_lifecycle.lua").path])
+    @Test(arguments: ["1", "2"]) func actorRestartsKillsAndCallCancellation(cpus: String) throws {
+        let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("actor_lifecycle.lua").path])
         #expect(result.stderr == "")
         #expect(result.stdout == "actor lifecycle ok\n")
         #expect(result.status == 0)

@@ -1,4 +1,4 @@
--- Actor life cycle through the real `ray` binary (run with --num-cpus 2):
+-- Actor life cycle through the real `ray` binary (any --num-cpus):
 -- restarts, max_task_retries, kill and cancel of running calls, CPUs held
 -- for life, namespaces.
 
@@ -98,17 +98,18 @@ assert(ray.get(c.incr.remote()) == 1, "the actor survives a cancelled call")
 -- actor needs a CPU only to be placed.
 local light = Worker.remote(board, "light")
 ray.get(light.incr.remote())
-assert(ray.available_resources().CPU == 2, "a default actor holds no CPU once placed")
-local Heavy = ray.remote({ num_cpus = 2 }, { ping = function() return "pong" end })
+local total = ray.cluster_resources().CPU
+assert(ray.available_resources().CPU == total, "a default actor holds no CPU once placed")
+local Heavy = ray.remote({ num_cpus = total }, { ping = function() return "pong" end })
 local heavy = Heavy.remote()
 assert(ray.get(heavy.ping.remote()) == "pong")
-assert(ray.available_resources().CPU == 0, "num_cpus = 2 is held for the actor's life")
+assert(ray.available_resources().CPU == 0, "an explicit num_cpus is held for the actor's life")
 local task = ray.remote(function() return "ran" end).remote()
 local ready = ray.wait({ task }, { timeout = 0.2 })
 assert(#ready == 0, "no CPU is free while the heavy actor lives")
 ray.kill(heavy)
 assert(ray.get(task, { timeout = 30 }) == "ran")
-eventually("the CPUs to come back", function() return ray.available_resources().CPU == 2 end)
+eventually("the CPUs to come back", function() return ray.available_resources().CPU == total end)
 
 -- 8. Namespaces: names are per namespace; the job's namespace is set once.
 local Named = ray.remote({ where = function() return "here" end })
