@@ -4,6 +4,7 @@ import Foundation
 import LuaCodec
 import LuaKit
 import RayCore
+import Synchronization
 
 /// The `_ray` table: the runtime's primitives, on which stdlib/ray/init.lua
 /// builds the public `ray` API. Each is a Swift function behind the C
@@ -97,9 +98,18 @@ enum Primitives {
         if let missing = infeasibleResource(L, options: options, settings: ray.runtime.settings) {
             return fail(L, "remote: the task needs \(missing); it could never run")
         }
-        var buffer = [CChar](repeating: 0, count: 256)
-        clua_funcwhere(L, function, &buffer, buffer.count)
-        let name = customName ?? "function " + String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let name: String
+        if let customName {
+            name = customName
+        } else if lua_getfield(L, 1, "_where") == LUA_TSTRING, let cached = string(L, -1) {
+            name = cached
+        } else {
+            var buffer = [CChar](repeating: 0, count: 256)
+            clua_funcwhere(L, function, &buffer, buffer.count)
+            name = "function " + String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            lua_pushstring(L, name)
+            lua_setfield(L, 1, "_where")  // computed once per RemoteFunction
+        }
 
         // The function's code, encoded at its first submission (its globals are snapshot then).
         let functionID: UniqueID
@@ -141,6 +151,7 @@ enum Primitives {
     /// message, the ObjectRefs inside it, and which arguments are ObjectRefs.
     static func encodeArguments(_ L: OpaquePointer, _ ray: RayLuaState, first: Int32, count: Int32)
         -> Result<([UInt8], [ObjectID], [(position: Int, id: ObjectID)]), LuaCodecError> {
+        if count == 0 { return .success(([], [], [])) }  // no arguments: an empty message
         ray.collectedRefs.removeAll(keepingCapacity: true)
         let encoded = onMainStack(ray, copying: first, count: count, from: L) { at throws(LuaCodecError) in
             try ray.codec.encode(valuesAt: at, count: count, label: "argument")
@@ -312,8 +323,14 @@ enum Primitives {
             ray.runtime.scheduler.reacquire(cpus: cpus)
         }
         let signal = DispatchSemaphore(value: 0)
-        let arrived = countdown(ids.count, until) { signal.signal() }
+        let fired = Atomic(false)
+        let arrived = countdown(ids.count, until) {
+            fired.store(true, ordering: .releasing)
+            signal.signal()
+        }
         for id in ids { store.whenReady(id) { _ in arrived() } }
+        // A result that comes within a moment is taken without a wake-up.
+        if Scheduler.spin(until: { fired.load(ordering: .acquiring) }) { return .ready }
         if let timeout {
             return signal.wait(timeout: .now() + timeout) == .success ? .ready : .timedOut
         }

@@ -171,6 +171,7 @@ public final class RayLuaState {
     /// with that same error.
     func decodeArguments(_ task: TaskSpec) throws -> Int32 {
         let L = state.pointer
+        if task.arguments.isEmpty { return 0 }  // no arguments (see Primitives.encodeArguments)
         let base = lua_gettop(L)
         let count = try codec.decode(task.arguments)
         for (position, id) in task.topLevelRefs {

@@ -1,5 +1,6 @@
 import Foundation
 import RayCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,11 +38,12 @@ enum WorkItem: Sendable {
 /// work carries ids (task ids, unique suspension tokens) that a later
 /// tenant of the slot ignores.
 ///
-/// Waking a sleeping thread costs microseconds here (architecture.md), so
-/// each worker sleeps on its own condition variable and is signalled only
-/// when there is something it can do: a resume for it, or a runnable task
-/// that fits while it is idle. A worker that queues work for itself wakes
-/// nobody.
+/// Waking a sleeping thread costs 4–40 µs on this VM (architecture.md;
+/// `scripts/bench/wakeup.c`), so a worker that runs out of work first spins
+/// for a moment (`spin`), watching `changes`, before it parks; and each
+/// worker parks on its own condition variable and is signalled only when
+/// there is something it can do: a resume for it, or a runnable task that
+/// fits while it is idle. A worker that queues work for itself wakes nobody.
 final class Scheduler: @unchecked Sendable {
     /// One worker's place. Guarded by the scheduler's mutex.
     private final class Slot {
@@ -74,6 +76,12 @@ final class Scheduler: @unchecked Sendable {
             return item
         }
     }
+
+    /// Bumped (under the lock) whenever work may have appeared: a task
+    /// queued, work posted, CPUs freed. Read without the lock by spinners.
+    private let changes = Atomic<UInt64>(0)
+    /// How long an idle worker spins before it parks.
+    static let spin: Duration = .microseconds(50)
 
     // All state below is guarded by `mutex`.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -183,6 +191,7 @@ final class Scheduler: @unchecked Sendable {
     func enqueue(_ task: TaskSpec) {
         locked {
             runnable.append(task)
+            changes.add(1, ordering: .releasing)
             wakeOneForRunnable()
         }
     }
@@ -199,6 +208,7 @@ final class Scheduler: @unchecked Sendable {
         locked {
             guard worker < slots.count, let slot = slots[worker] else { return false }
             slot.pinned.append(item)
+            changes.add(1, ordering: .releasing)
             wake(slot, worker)
             return true
         }
@@ -218,6 +228,7 @@ final class Scheduler: @unchecked Sendable {
         guard cpus > 0 else { return }
         locked {
             available += cpus
+            changes.add(1, ordering: .releasing)
             wakeOneForRunnable()
         }
     }
@@ -235,6 +246,7 @@ final class Scheduler: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         let slot = slots[worker]!
+        var spun = false
         while true {
             if stopping { return nil }
             if slot.hasPinned { return slot.takePinned() }
@@ -243,6 +255,16 @@ final class Scheduler: @unchecked Sendable {
                 available -= task.cpus
                 wakeOneForRunnable()  // more work that fits: let a sleeper take it
                 return .start(task)
+            }
+            if !spun {
+                // Spin before parking: work that comes within the spin is
+                // taken without the cost of a wake-up on either side.
+                spun = true
+                let seen = changes.load(ordering: .acquiring)
+                pthread_mutex_unlock(mutex)
+                _ = Scheduler.spin(until: { self.changes.load(ordering: .acquiring) != seen })
+                pthread_mutex_lock(mutex)
+                continue  // look again: work queued after the spin's last look woke nobody
             }
             if leaveWhenIdle && (slot.role != .extra || extras > blocked) {
                 if slot.role == .extra { extras -= 1 }
@@ -260,10 +282,26 @@ final class Scheduler: @unchecked Sendable {
         }
     }
 
+    /// Spins for up to `Scheduler.spin` until `condition` holds; whether it did.
+    static func spin(until condition: () -> Bool) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + spin
+        var polls = 0
+        while !condition() {
+            polls += 1
+            if polls % 64 == 0 {
+                if clock.now >= deadline { return false }
+                sched_yield()  // let a thread that would produce the work run
+            }
+        }
+        return true
+    }
+
     /// Wakes every worker and makes `next` return nil.
     func stop() {
         locked {
             stopping = true
+            changes.add(1, ordering: .releasing)
             for case let slot? in slots {
                 slot.idle = false
                 pthread_cond_signal(slot.wakeup)

@@ -39,6 +39,8 @@ final class Worker: @unchecked Sendable {
     private(set) var ray: RayLuaState!
     /// Coroutines of this state that are running or suspended, by registry key.
     private var runs: [Int32: TaskRun] = [:]
+    /// Finished coroutines kept for later tasks, with their registry keys.
+    private var spareCoroutines: [(OpaquePointer, Int32)] = []
     /// Decoded remote functions: registry keys by function id.
     private var functionCache: [UniqueID: Int32] = [:]
     /// Instances (`self` tables) of the actors living here: registry keys,
@@ -61,7 +63,7 @@ final class Worker: @unchecked Sendable {
         let worker = Worker(index: index, role: role, runtime: runtime)
         let ready = DispatchSemaphore(value: 0)
         let failure = ResultSlot()
-        clua_interrupts_init(Worker.interruptCheck)
+        _ = Worker.interruptsInstalled
         let thread = Thread {
             clua_interrupts_enable_thread()
             worker.thread.withLock { $0 = pthread_self() }
@@ -124,6 +126,8 @@ final class Worker: @unchecked Sendable {
     private func close() {
         let L = ray.state.pointer
         for key in runs.keys { luaL_unref(L, CLUA_REGISTRYINDEX, key) }
+        for (_, key) in spareCoroutines { luaL_unref(L, CLUA_REGISTRYINDEX, key) }
+        spareCoroutines = []
         for actor in actors.values { luaL_unref(L, CLUA_REGISTRYINDEX, actor.key) }
         runs = [:]
         actors = [:]
@@ -143,8 +147,7 @@ final class Worker: @unchecked Sendable {
         }
         let L = ray.state.pointer
         let base = lua_gettop(L)
-        let co = lua_newthread(L)!
-        let key = luaL_ref(L, CLUA_REGISTRYINDEX)
+        let (co, key) = spareCoroutines.popLast() ?? (lua_newthread(L)!, luaL_ref(L, CLUA_REGISTRYINDEX))
         let run = TaskRun(task: task, coroutine: co, key: key)
         runs[key] = run
         do {
@@ -256,6 +259,10 @@ final class Worker: @unchecked Sendable {
         resume(key: run.key, token: run.token)
     }
 
+    /// Installs the interrupt signal handler and check, once per process
+    /// (`static let` runs its initializer exactly once, thread-safely).
+    private static let interruptsInstalled: Void = clua_interrupts_init(Worker.interruptCheck)
+
     /// The count hook's check: is the task running here cancelled? Pushes the
     /// error to raise when it is.
     static let interruptCheck: clua_InterruptCheck = { L in
@@ -340,11 +347,25 @@ final class Worker: @unchecked Sendable {
         }
     }
 
+    /// Lets go of a task's coroutine. One that returned normally (and is not
+    /// hooked by an interruption) is kept to run a later task: a finished
+    /// coroutine starts afresh when a function is pushed on its empty stack,
+    /// which saves creating and collecting a thread per task.
+    private func release(_ run: TaskRun) {
+        runs[run.key] = nil
+        let co = run.coroutine
+        if spareCoroutines.count < 64, lua_status(co) == LUA_OK, lua_gethook(co) == nil {
+            lua_settop(co, 0)
+            spareCoroutines.append((co, run.key))
+        } else {
+            luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        }
+    }
+
     /// Runs a task that raised again (`retry_exceptions`), as a new attempt
     /// queued like a new task, with the same return objects and arguments.
     private func retry(_ run: TaskRun) {
-        runs[run.key] = nil
-        luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        release(run)
         runtime.scheduler.release(cpus: run.task.cpus)
         var again = run.task
         again.attempt += 1
@@ -355,8 +376,7 @@ final class Worker: @unchecked Sendable {
     /// An actor call cut short by a restart goes back to its actor's queue,
     /// with its arguments, to run again on the next incarnation.
     private func handBack(_ run: TaskRun) {
-        runs[run.key] = nil
-        luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        release(run)
         runtime.actors.retry(run.task)
     }
 
@@ -375,8 +395,7 @@ final class Worker: @unchecked Sendable {
                 runtime.actors.initFailed(actorID, creation: run.task.id, cause: message)
             }
         }
-        runs[run.key] = nil
-        luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, run.key)
+        release(run)
         for ref in run.task.argumentRefs { runtime.store.removeReference(ref) }
         runtime.tasks.finish(run.task.id)
         runtime.scheduler.release(cpus: run.task.cpus - keepingCPUs)

@@ -14,20 +14,20 @@ local noop = ray.remote(function() end)
 ray.get(noop.remote())  -- warm: the function is registered and loaded
 
 local n = 1000
-local t = best(5, function()
+local t = best(9, function()
   local refs = {}
   for i = 1, n do refs[i] = noop.remote() end
   ray.get(refs)
 end)
 print(string.format("1,000 no-op tasks submitted then fetched\t%.0f\ttasks/s", n / t))
 
-t = best(3, function() for _ = 1, 1000 do ray.get(noop.remote()) end end)
+t = best(9, function() for _ = 1, 1000 do ray.get(noop.remote()) end end)
 print(string.format("sequential submit+get\t%.0f\ttasks/s", 1000 / t))
 
 local Actor = ray.remote({ ping = function() end })
 local a = Actor.remote()
 ray.get(a.ping.remote())
-t = best(5, function()
+t = best(9, function()
   local refs = {}
   for i = 1, n do refs[i] = a.ping.remote() end
   ray.get(refs)

@@ -8,6 +8,10 @@ log=$(mktemp)
 if ! swift build -c release --product ray >"$log" 2>&1; then cat "$log" >&2; exit 1; fi
 rm -f "$log"
 ray=.build/release/ray
+probe=$(mktemp)
+cc -O2 -o "$probe" scripts/bench/wakeup.c -lpthread
+"$probe" | while IFS=$'\t' read -r name value unit; do printf '%-44s %12s %s\n' "$name" "$value" "$unit"; done
+rm -f "$probe"
 $ray --num-cpus 2 scripts/bench/runtime.lua | while IFS=$'\t' read -r name value unit; do
     printf '%-44s %12s %s\n' "$name" "$value" "$unit"
 done

@@ -274,10 +274,16 @@ end
 
 -- Cancellation ---------------------------------------------------------------
 
+-- force = true stops the task the same way: interrupting its Lua code is
+-- already the strongest stop when there is no worker process to kill.
 function ray.cancel(ref, opts)
   if opts ~= nil and type(opts) ~= "table" then error("ray.cancel: options must be a table", 2) end
   local recursive = true
-  if opts and opts.recursive ~= nil then recursive = opts.recursive and true or false end
+  for k, v in pairs(opts or {}) do
+    if k ~= "force" and k ~= "recursive" then error("ray.cancel: unknown option '" .. tostring(k) .. "'", 2) end
+    if type(v) ~= "boolean" then error("ray.cancel: option '" .. k .. "' must be a boolean, got " .. type(v), 2) end
+  end
+  if opts and opts.recursive ~= nil then recursive = opts.recursive end
   return _ray.cancel(ref, recursive)
 end
 
