@@ -40,7 +40,7 @@ final class ActorDirectory: Sendable {
         var ready = false
         /// Set when the actor died: the error its calls fail with.
         var death: StoredObject?
-        var queue: [TaskSpec] = []
+        var queue = FIFO<TaskSpec>()
         /// Calls posted to the home worker and not finished, with their attempt numbers.
         var running: [TaskID: Int] = [:]
         var waitingForArguments = false
@@ -164,7 +164,7 @@ final class ActorDirectory: Sendable {
             var fields = [("type", "ActorDiedError"), ("message", "\(actor.label) died: \(reason)")]
             if let cause { fields.append(("cause", cause)) }
             actor.death = StoredObject(bytes: LuaCodec.message(stringTable: fields), isError: true)
-            actor.queue = []
+            actor.queue = FIFO()
             actor.running = [:]
             actor.heldCPUs = 0
             if let name = actor.options.name {
@@ -176,7 +176,7 @@ final class ActorDirectory: Sendable {
         }
         guard let old, let death = actors.withLock({ $0.byID[id]?.death }) else { return }
         end(old) { _ in .actorDied(retry: false) }
-        for call in old.queue { fail(call, with: death) }
+        for call in old.queue.elements { fail(call, with: death) }
         if old.options.maxRestarts != 0 {
             for ref in old.creation.argumentRefs { runtime.store.removeReference(ref) }
         }
@@ -228,12 +228,12 @@ final class ActorDirectory: Sendable {
     private func enqueue(_ call: TaskSpec, atFront: Bool) {
         guard let id = call.actorID else { return }
         let death: StoredObject? = actors.withLock { table in
-            guard var actor = table.byID[id] else {
+            // Mutated in place: a copy of the Actor would copy its queue.
+            guard table.byID[id] != nil else {
                 return StoredObject(bytes: LuaCodec.message(stringTable: [("type", "ActorDiedError"), ("message", "no actor \(id.hex) on this node")]), isError: true)
             }
-            if let death = actor.death { return death }
-            if atFront { actor.queue.insert(call, at: 0) } else { actor.queue.append(call) }
-            table.byID[id] = actor
+            if let death = table.byID[id]!.death { return death }
+            if atFront { table.byID[id]!.queue.prepend(call) } else { table.byID[id]!.queue.append(call) }
             return nil
         }
         if let death { fail(call, with: death) } else { dispatch(id) }
@@ -243,12 +243,8 @@ final class ActorDirectory: Sendable {
     /// not been posted to the actor's worker); nil if it is not queued.
     func removeQueued(_ call: TaskID) -> TaskSpec? {
         actors.withLock { table in
-            for (id, var actor) in table.byID {
-                if let index = actor.queue.firstIndex(where: { $0.id == call }) {
-                    let spec = actor.queue.remove(at: index)
-                    table.byID[id] = actor
-                    return spec
-                }
+            for id in table.byID.keys {
+                if let spec = table.byID[id]!.queue.remove(where: { $0.id == call }) { return spec }
             }
             return nil
         }
@@ -263,27 +259,26 @@ final class ActorDirectory: Sendable {
     private func dispatch(_ id: ActorID) {
         let store = runtime.store
         var waitOn: ObjectID?
-        let (home, calls): (Int?, [TaskSpec]) = actors.withLock { table in
-            guard var actor = table.byID[id], actor.ready, actor.death == nil, let home = actor.home else { return (nil, []) }
-            var calls: [TaskSpec] = []
-            while actor.running.count < actor.options.maxConcurrency, let head = actor.queue.first {
+        let (home, calls): (Int?, [WorkItem]) = actors.withLock { table in
+            guard let actor = table.byID[id], actor.ready, actor.death == nil, let home = actor.home,
+                  actor.running.count < actor.options.maxConcurrency, !actor.queue.isEmpty else { return (nil, []) }
+            var calls: [WorkItem] = []
+            // Mutated in place: a copy of the Actor would copy its queue.
+            while table.byID[id]!.running.count < actor.options.maxConcurrency, let head = table.byID[id]!.queue.first {
                 if let missing = head.topLevelRefs.first(where: { store.object($0.id) == nil }) {
-                    if !actor.waitingForArguments {
-                        actor.waitingForArguments = true
+                    if !table.byID[id]!.waitingForArguments {
+                        table.byID[id]!.waitingForArguments = true
                         waitOn = missing.id
                     }
                     break
                 }
-                actor.queue.removeFirst()
-                actor.running[head.id] = head.attempt
-                calls.append(head)
+                _ = table.byID[id]!.queue.popFirst()
+                table.byID[id]!.running[head.id] = head.attempt
+                calls.append(.start(head))
             }
-            table.byID[id] = actor
             return (home, calls)
         }
-        if let home {
-            for call in calls { runtime.scheduler.post(.start(call), to: home) }
-        }
+        if let home, !calls.isEmpty { runtime.scheduler.post(calls, to: home) }
         if let waitOn {
             store.whenReady(waitOn) { [self] _ in
                 actors.withLock { $0.byID[id]?.waitingForArguments = false }

@@ -214,6 +214,18 @@ final class Scheduler: @unchecked Sendable {
         }
     }
 
+    /// Queues several items for `worker` at once (one lock, one wake-up).
+    @discardableResult
+    func post(_ items: [WorkItem], to worker: Int) -> Bool {
+        locked {
+            guard worker < slots.count, let slot = slots[worker] else { return false }
+            slot.pinned.append(contentsOf: items)
+            changes.add(1, ordering: .releasing)
+            wake(slot, worker)
+            return true
+        }
+    }
+
     /// Takes a queued task out of the runnable queue; nil if it is not there
     /// (not yet runnable, or already started).
     func remove(_ id: TaskID) -> TaskSpec? {
