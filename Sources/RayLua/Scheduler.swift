@@ -99,7 +99,7 @@ final class Scheduler: @unchecked Sendable {
     let totalCPUs: Double
 
     init(cpus: Double) {
-        pthread_mutex_init(mutex, nil)
+        initAdaptiveMutex(mutex)
         available = cpus
         totalCPUs = cpus
     }
