@@ -26,4 +26,9 @@ printf '%-44s %12s %s\n' "ray -e 'print(1)' wall time" "$(awk -v u="$best" 'BEGI
 if [ -x /usr/bin/time ]; then
     rss=$(/usr/bin/time -f '%M' $ray --num-cpus 2 -e 'ray.sleep(0.2)' 2>&1 >/dev/null | tail -1)
     printf '%-44s %12s %s\n' "peak RSS of an idle runtime (2 workers)" "$(( rss / 1024 ))" "MB"
+    start=$(date +%s%N)
+    rss=$(/usr/bin/time -f '%M' $ray --num-cpus 2 scripts/bench/memory.lua 2>&1 >/dev/null | tail -1)
+    end=$(date +%s%N)
+    printf '%-44s %12s %s (%s s)\n' "peak RSS, 1M no-op tasks in batches of 10k" "$(( rss / 1024 ))" "MB" \
+        "$(awk -v n="$(( (end - start) / 1000000 ))" 'BEGIN { printf "%.1f", n / 1000 }')"
 fi
