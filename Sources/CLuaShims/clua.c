@@ -161,3 +161,15 @@ void clua_interrupt_now(lua_State *co) {
 void clua_interrupt_thread(unsigned long thread) {
     pthread_kill((pthread_t)thread, CLUA_INTERRUPT_SIGNAL);
 }
+
+void clua_userwhere(lua_State *L, const char *internal) {
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0 && strcmp(ar.source, internal) != 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}

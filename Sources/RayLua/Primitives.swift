@@ -32,9 +32,10 @@ enum Primitives {
 
     // MARK: helpers
 
-    /// Pushes a message with the caller's position ("job.lua:3: ...") and returns CLUA_RAISE.
+    /// Pushes a message with the user's position ("job.lua:3: ...", past the
+    /// `ray` module's own Lua wrappers) and returns CLUA_RAISE.
     static func fail(_ L: OpaquePointer, _ message: String) -> Int32 {
-        luaL_where(L, 1)
+        clua_userwhere(L, "@stdlib/ray/init.lua")
         lua_pushstring(L, message)
         lua_concat(L, 2)
         return CLUA_RAISE
@@ -83,6 +84,12 @@ enum Primitives {
         }
         let function = lua_gettop(L)
         let arguments = function - 2  // the stack: f, args..., _fn
+        // What a RemoteFunction shares with the copies `options` makes: the
+        // registered function's handle and its name.
+        guard lua_getfield(L, 1, "_shared") == LUA_TTABLE else {
+            return fail(L, "remote: expected a RemoteFunction (call it as f.remote(...))")
+        }
+        let shared = lua_gettop(L)
         lua_getfield(L, 1, "_options")
         let options = lua_gettop(L)
         let numReturns = lua_getfield(L, options, "num_returns") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 1
@@ -98,33 +105,36 @@ enum Primitives {
         if let missing = infeasibleResource(L, options: options, settings: ray.runtime.settings) {
             return fail(L, "remote: the task needs \(missing); it could never run")
         }
+        if let node = hardNodeAffinity(L, options: options), node != ray.runtime.nodeID.hex {
+            return fail(L, "remote: scheduling_strategy asks for node \(node) (soft = false), which is not in the cluster; the task could never run")
+        }
         let name: String
         if let customName {
             name = customName
-        } else if lua_getfield(L, 1, "_where") == LUA_TSTRING, let cached = string(L, -1) {
+        } else if lua_getfield(L, shared, "where") == LUA_TSTRING, let cached = string(L, -1) {
             name = cached
         } else {
             var buffer = [CChar](repeating: 0, count: 256)
             clua_funcwhere(L, function, &buffer, buffer.count)
             name = "function " + String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             lua_pushstring(L, name)
-            lua_setfield(L, 1, "_where")  // computed once per RemoteFunction
+            lua_setfield(L, shared, "where")  // computed once per function
         }
 
         // The function's code, encoded at its first submission (its globals are snapshot then).
         let functionID: UniqueID
-        if lua_getfield(L, 1, "_handle") == LUA_TNUMBER, let id = ray.runtime.functionID(handle: Int(clua_tointeger(L, -1))) {
+        if lua_getfield(L, shared, "handle") == LUA_TNUMBER, let id = ray.runtime.functionID(handle: Int(clua_tointeger(L, -1))) {
             functionID = id
         } else {
             let handle = ray.runtime.reserveFunction()
             lua_pushinteger(L, lua_Integer(handle))
-            lua_setfield(L, 1, "_handle")
+            lua_setfield(L, shared, "handle")
             let encoded = onMainStack(ray, copying: function, count: 1, from: L) { at throws(LuaCodecError) in
                 try ray.codec.encode(valueAt: at, label: "the remote function")
             }
             guard case .success(let code) = encoded else {
                 lua_pushnil(L)
-                lua_setfield(L, 1, "_handle")
+                lua_setfield(L, shared, "handle")
                 if case .failure(let error) = encoded { return raise(L, ray, type: "SerializationError", "remote: \(error.message)") }
                 return CLUA_RAISE
             }
@@ -213,6 +223,18 @@ enum Primitives {
             }
         }
         return nil
+    }
+
+    /// The node a `{ node_id = ID, soft = false }` strategy pins the task
+    /// to; nil for any other strategy. (A soft affinity to a node that does
+    /// not exist falls back to the default policy, as in Ray.)
+    static func hardNodeAffinity(_ L: OpaquePointer, options: Int32) -> String? {
+        defer { lua_settop(L, options) }
+        guard lua_getfield(L, options, "scheduling_strategy") == LUA_TTABLE else { return nil }
+        let strategy = lua_gettop(L)
+        lua_getfield(L, strategy, "soft")
+        guard lua_toboolean(L, -1) == 0, lua_getfield(L, strategy, "node_id") == LUA_TSTRING else { return nil }
+        return string(L, -1)
     }
 
     static func format(_ value: Double) -> String {

@@ -47,6 +47,21 @@ struct RuntimeTests {
         #expect(driver.runtime.registeredFunctions == 1)
     }
 
+    @Test func optionsCopiesShareTheRegisteredFunction() throws {
+        let driver = try Driver(cpus: 2)
+        defer { driver.runtime.shutdown() }
+        #expect(try driver.run("""
+            local f = ray.remote(function(x) return x end)
+            local refs = {}
+            for i = 1, 100 do refs[i] = f.options({ num_cpus = 1 + i % 2 }).remote(i) end
+            refs[101] = f.remote(101)
+            local sum = 0
+            for _, v in ipairs(ray.get(refs)) do sum = sum + v end
+            return sum
+            """) == 5151)
+        #expect(driver.runtime.registeredFunctions == 1, "options copies register no function of their own")
+    }
+
     @Test func objectsAreFreedWhenNoReferenceRemains() throws {
         let driver = try Driver(cpus: 2)
         defer { driver.runtime.shutdown() }

@@ -66,6 +66,11 @@ const char *clua_tolstring_safe(lua_State *L, int idx, size_t *len);
 /* Writes "source:linedefined" of the function at idx into buf. [-0, +0, -] */
 void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size);
 
+/* Pushes "chunk:line: " for the innermost Lua function on L's stack whose
+ * chunk is not `internal` (e.g. "@stdlib/ray/init.lua"): where the user
+ * called the API, past the library's own wrappers. Pushes "" if none. */
+void clua_userwhere(lua_State *L, const char *internal);
+
 /* ---- Swift functions callable from Lua ---------------------------------
  * A Swift function never raises or yields itself. It returns the number of
  * results it pushed, CLUA_RAISE after pushing an error value, or CLUA_YIELD

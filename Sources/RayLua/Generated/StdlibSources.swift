@@ -83,6 +83,13 @@ local function check_options(opts, known, what)
       error(what .. ": " .. k .. " must be an integer >= -1 (-1: unlimited)", 3)
     end
   end
+  local strategy = opts.scheduling_strategy
+  if strategy ~= nil and strategy ~= "DEFAULT" and strategy ~= "SPREAD" then
+    if type(strategy) ~= "table" or type(strategy.node_id) ~= "string"
+       or (strategy.soft ~= nil and type(strategy.soft) ~= "boolean") then
+      error(what .. ": scheduling_strategy must be \"DEFAULT\", \"SPREAD\" or { node_id = ID, soft = boolean }", 3)
+    end
+  end
   if opts.max_concurrency ~= nil and (opts.max_concurrency < 1 or opts.max_concurrency % 1 ~= 0) then
     error(what .. ": max_concurrency must be a positive integer", 3)
   end
@@ -111,11 +118,14 @@ function RemoteFunction.__tostring(f)
   return "RemoteFunction(" .. (f._options.name or "anonymous") .. ")"
 end
 
-local function remote_function(fn, opts)
-  local f = setmetatable({ _fn = fn, _options = opts }, RemoteFunction)
+-- `_shared` is common to a RemoteFunction and the copies its `options`
+-- make: the runtime registers the function once, at the first submission
+-- of any of them, and keeps its handle there.
+local function remote_function(fn, opts, shared)
+  local f = setmetatable({ _fn = fn, _options = opts, _shared = shared or {} }, RemoteFunction)
   f.remote = function(...) return _ray.submit(f, ...) end
   f.options = function(more)
-    return remote_function(fn, merge(opts, check_options(more, task_options, "options")))
+    return remote_function(fn, merge(opts, check_options(more, task_options, "options")), f._shared)
   end
   return f
 end

@@ -84,6 +84,19 @@ assert(not direct_ok and direct_err:find("use f.remote"), direct_err)
 assert(not pcall(ray.remote, { bogus = 1 }, function() end))
 local big_ok, big_err = pcall(function() return ray.remote({ num_cpus = 64 }, function() end).remote() end)
 assert(not big_ok and big_err:find("could never run"), big_err)
+assert(big_err:find("^tasks%.lua:%d+: remote:") or big_err:find("/tasks%.lua:%d+: remote:"), "the error names the script's line: " .. big_err)
+
+-- Scheduling strategies: DEFAULT, SPREAD and node affinity (this node, or
+-- soft to any) run; a hard affinity to a node that does not exist fails at
+-- once; a malformed strategy is refused where it is given.
+local here = ray.get_runtime_context().node_id
+for _, strategy in ipairs({ "DEFAULT", "SPREAD", { node_id = here }, { node_id = here, soft = false }, { node_id = "ffff", soft = true } }) do
+  assert(ray.get(square.options({ scheduling_strategy = strategy }).remote(3)) == 9)
+end
+local na_ok, na_err = pcall(function() return square.options({ scheduling_strategy = { node_id = "ffff", soft = false } }).remote(3) end)
+assert(not na_ok and na_err:find("node ffff %(soft = false%), which is not in the cluster"), na_err)
+local bad_ok, bad_err = pcall(square.options, { scheduling_strategy = "NEAREST" })
+assert(not bad_ok and bad_err:find("scheduling_strategy must be"), bad_err)
 local gpu_ok, gpu_err = pcall(function() return ray.remote({ resources = { GPU = 1 } }, function() end).remote() end)
 assert(not gpu_ok and gpu_err:find("needs 1 GPU but this node has 0; it could never run"), gpu_err)
 local co_ok, co_err = pcall(square.remote, 1, { co = coroutine.create(print) })
