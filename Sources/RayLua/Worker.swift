@@ -38,7 +38,7 @@ final class Worker: @unchecked Sendable {
     // Thread-confined.
     private(set) var ray: RayLuaState!
     /// Coroutines of this state that are running or suspended, by registry key.
-    private var runs: [Int32: TaskRun] = [:]
+    var runs: [Int32: TaskRun] = [:]
     /// Finished coroutines kept for later tasks, with their registry keys.
     private var spareCoroutines: [(OpaquePointer, Int32)] = []
     /// Decoded remote functions: registry keys by function id.
@@ -134,6 +134,11 @@ final class Worker: @unchecked Sendable {
         ray = nil  // closes the state; ObjectRefs it held drop their references
     }
 
+    /// This worker's pthread while it runs (0 before and after). Signals are
+    /// sent under this lock and the thread clears it before it ends:
+    /// pthread_kill on a thread that has ended is undefined behaviour.
+    let thread = Locked<UInt>(0)
+
     // MARK: running tasks
 
     private func start(_ task: TaskSpec) {
@@ -225,26 +230,6 @@ final class Worker: @unchecked Sendable {
         functionCache[functionID] = luaL_ref(L, CLUA_REGISTRYINDEX)
     }
 
-    /// `ray.cancel` reached a task of this worker: a running one is
-    /// interrupted through a signal to this thread (its hook raises), a
-    /// suspended one is resumed (its `ray.get` raises).
-    func interrupt(_ id: TaskID) {
-        cancellations.add(1, ordering: .releasing)
-        runtime.scheduler.post(.cancel(id), to: index)
-        signalThread()
-    }
-
-    /// This worker's pthread while it runs (0 before and after). Signals are
-    /// sent under this lock and the thread clears it before it ends:
-    /// pthread_kill on a thread that has ended is undefined behaviour.
-    private let thread = Locked<UInt>(0)
-
-    private func signalThread() {
-        thread.withLock { thread in
-            if thread != 0 { clua_interrupt_thread(thread) }
-        }
-    }
-
     /// Lets go of an actor instance (killed, or restarting elsewhere) unless
     /// a newer incarnation replaced it here.
     private func dropActor(_ id: ActorID, creation: TaskID) {
@@ -253,42 +238,7 @@ final class Worker: @unchecked Sendable {
         luaL_unref(ray.state.pointer, CLUA_REGISTRYINDEX, instance.key)
     }
 
-    /// A cancelled task that is suspended is resumed, so its `ray.get` raises.
-    private func wakeCancelled(_ id: TaskID) {
-        guard let run = runs.values.first(where: { $0.task.id == id }), run.suspended else { return }
-        resume(key: run.key, token: run.token)
-    }
-
-    /// Installs the interrupt signal handler and check, once per process
-    /// (`static let` runs its initializer exactly once, thread-safely).
-    private static let interruptsInstalled: Void = clua_interrupts_init(Worker.interruptCheck)
-
-    /// The count hook's check: is the task running here cancelled? Pushes the
-    /// error to raise when it is.
-    static let interruptCheck: clua_InterruptCheck = { L in
-        guard let L else { return 0 }
-        let ray = RayLuaState.from(L)
-        guard let worker = ray.worker, let run = worker.current else { return 0 }
-        if worker.runtime.isStopping {
-            lua_pushstring(L, "the runtime is shutting down")
-            return 1
-        }
-        switch worker.runtime.tasks.stopReason(run.task.id) {
-        case nil: return 0
-        case .cancelled: lua_pushstring(L, "task '\(run.task.name)' was cancelled")
-        case .actorDied: lua_pushstring(L, "the actor of '\(run.task.name)' was killed")
-        }
-        return 1
-    }
-
-    /// Whether the task running now must stop: cancelled, or its actor
-    /// killed (checked by ray.get/wait/sleep).
-    var currentMustStop: Bool {
-        guard let run = current, cancellations.load(ordering: .acquiring) > 0 else { return false }
-        return runtime.tasks.stopReason(run.task.id) != nil
-    }
-
-    private func resume(key: Int32, token: UInt64) {
+    func resume(key: Int32, token: UInt64) {
         guard let run = runs[key], run.suspended, run.token == token else { return }  // stale
         run.suspended = false
         runtime.scheduler.reacquire(cpus: run.task.cpus)
@@ -420,30 +370,6 @@ final class Worker: @unchecked Sendable {
         guard let current else { return false }
         return current.coroutine == L && lua_isyieldable(L) != 0
     }
-}
-
-/// A task in progress on a worker: its coroutine and how it waits.
-final class TaskRun {
-    let task: TaskSpec
-    let coroutine: OpaquePointer
-    let key: Int32
-    /// Incremented at each suspension; resumes carrying an older token are stale.
-    var token: UInt64 = 0
-    var suspended = false
-    /// Deadline of the `ray.get`/`ray.wait` in progress, if it has a timeout.
-    var deadline: Double?
-    var waiting = false
-
-    init(task: TaskSpec, coroutine: OpaquePointer, key: Int32) {
-        self.task = task
-        self.coroutine = coroutine
-        self.key = key
-    }
-}
-
-/// Why a task ended without results of its own: the error object to store.
-enum TaskFailure: Error {
-    case error(StoredObject)
 }
 
 /// Carries a startup error out of a thread.
