@@ -1,0 +1,209 @@
+import CLua
+import CLuaShims
+import Foundation
+import LuaCodec
+import RayCore
+import Synchronization
+
+/// The object primitives: get, wait (suspending the task or blocking the thread), put.
+extension Primitives {
+    // MARK: get, wait
+
+    /// The ids in argument 1: an ObjectRef, or an array of them.
+    static func refs(_ L: OpaquePointer, _ ray: RayLuaState, allowSingle: Bool) -> (ids: [ObjectID], single: Bool)? {
+        if allowSingle, let id = ObjectRefs.id(at: 1, on: L, metatable: ray.objectRefMetatable) { return ([id], true) }
+        guard lua_type(L, 1) == LUA_TTABLE else { return nil }
+        var ids: [ObjectID] = []
+        let count = lua_rawlen(L, 1)
+        for i in stride(from: 1, through: Int(count), by: 1) {
+            lua_rawgeti(L, 1, lua_Integer(i))
+            defer { clua_pop(L, 1) }
+            guard let id = ObjectRefs.id(at: -1, on: L, metatable: ray.objectRefMetatable) else { return nil }
+            ids.append(id)
+        }
+        return (ids, false)
+    }
+
+    static let get: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let (ids, single) = refs(L, ray, allowSingle: true) else {
+            return fail(L, "ray.get: expected an ObjectRef or an array of ObjectRefs, got \(describeType(L, 1))")
+        }
+        let timeout = lua_type(L, 2) == LUA_TNUMBER ? clua_tonumber(L, 2) : nil
+        let store = ray.runtime.store
+        var objects = ids.map { store.object($0) }  // one store lookup per ref
+        let missingIDs = ids.indices.filter { objects[$0] == nil }.map { ids[$0] }
+        if let missing = missingIDs.first {
+            // Wait for all of them at once: one wake-up, not one per object.
+            switch await_(L, ray, on: missingIDs, until: .all, timeout: timeout) {
+            case .yield: return CLUA_YIELD
+            case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+            case .timedOut:
+                return raise(L, ray, type: "GetTimeoutError", "ray.get timed out after \(format(timeout ?? 0)) s waiting for \(missing.hex)")
+            case .ready:
+                for i in objects.indices where objects[i] == nil { objects[i] = store.object(ids[i]) }
+            }
+        }
+        // All ready: push the values (raise the first error among them).
+        ray.worker?.current?.waiting = false
+        if !single {
+            lua_createtable(L, Int32(ids.count), 0)
+        }
+        for (i, id) in ids.enumerated() {
+            guard let object = objects[i] else {
+                return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed")
+            }
+            do throws(LuaCodecError) {
+                try ray.push(object, on: L)
+            } catch {
+                return raise(L, ray, type: "SerializationError", "ray.get: \(error.message)")
+            }
+            if object.isError { return CLUA_RAISE }
+            if !single { lua_rawseti(L, -2, lua_Integer(i + 1)) }
+        }
+        return 1
+    }
+
+    enum Await { case ready, yield, timedOut, cancelled }
+    enum Until { case any, all }
+
+    /// Waits until any or all of `ids` are ready: by suspending the task's
+    /// coroutine when it can yield (the worker runs other work meanwhile),
+    /// else by blocking the thread. Timeouts count from the first call of a
+    /// `get`. The caller re-checks readiness afterwards.
+    static func await_(_ L: OpaquePointer, _ ray: RayLuaState, on ids: [ObjectID], until: Until,
+                       timeout: Double?) -> Await {
+        let store = ray.runtime.store
+        if let worker = ray.worker, worker.currentMustStop {
+            worker.current?.waiting = false
+            return .cancelled
+        }
+        if let worker = ray.worker, worker.canYield(L), let run = worker.current {
+            if !run.waiting {
+                run.waiting = true
+                run.deadline = timeout.map { monotonicSeconds() + $0 }
+            } else if let deadline = run.deadline, monotonicSeconds() >= deadline {
+                run.waiting = false
+                return .timedOut
+            }
+            let (key, token) = worker.suspendCurrent()
+            let scheduler = ray.runtime.scheduler
+            let index = worker.index
+            let arrived = countdown(ids.count, until) { scheduler.resume(worker: index, key: key, token: token) }
+            for id in ids { store.whenReady(id) { _ in arrived() } }
+            if let deadline = run.deadline {
+                let delay = max(0, deadline - monotonicSeconds())
+                DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
+                    scheduler.resume(worker: index, key: key, token: token)
+                }
+            }
+            return .yield
+        }
+        // The driver, or a context that cannot yield (a sort comparator, a
+        // user's own coroutine, a metamethod called from C): block this thread.
+        let cpus = ray.worker?.current?.task.cpus ?? 0
+        ray.runtime.scheduler.release(cpus: cpus)
+        let standIn = ray.worker.map { $0.role != .actor } ?? false
+        if standIn { ray.runtime.beginBlocking() }
+        defer {
+            if standIn { ray.runtime.endBlocking() }
+            ray.runtime.scheduler.reacquire(cpus: cpus)
+        }
+        let signal = DispatchSemaphore(value: 0)
+        let fired = Atomic(false)
+        let arrived = countdown(ids.count, until) {
+            fired.store(true, ordering: .releasing)
+            signal.signal()
+        }
+        for id in ids { store.whenReady(id) { _ in arrived() } }
+        // A result that comes within a moment is taken without a wake-up.
+        if Scheduler.spin(until: { fired.load(ordering: .acquiring) }) { return .ready }
+        if let timeout {
+            return signal.wait(timeout: .now() + timeout) == .success ? .ready : .timedOut
+        }
+        signal.wait()
+        return .ready
+    }
+
+    /// A callback to call once per arrival; it runs `action` once: at the
+    /// first arrival (`any`) or the last (`all`).
+    static func countdown(_ count: Int, _ until: Until, _ action: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let remaining = Locked(until == .any ? 1 : count)
+        return {
+            let fire = remaining.withLock { left in
+                left -= 1
+                return left == 0
+            }
+            if fire { action() }
+        }
+    }
+
+    static let wait: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard let (ids, _) = refs(L, ray, allowSingle: false) else {
+            return fail(L, "ray.wait: expected an array of ObjectRefs, got \(describeType(L, 1))")
+        }
+        let wanted = Int(clua_tointeger(L, 2))
+        let timeout = lua_type(L, 3) == LUA_TNUMBER ? clua_tonumber(L, 3) : nil
+        let store = ray.runtime.store
+        while true {
+            let ready = ids.indices.filter { store.object(ids[$0]) != nil }
+            if ready.count >= wanted || timeout == 0 {
+                ray.worker?.current?.waiting = false
+                return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)
+            }
+            let missing = ids.filter { store.object($0) == nil }
+            switch await_(L, ray, on: missing, until: .any, timeout: timeout) {
+            case .yield: return CLUA_YIELD
+            case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+            case .timedOut:
+                let ready = ids.indices.filter { store.object(ids[$0]) != nil }
+                return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)
+            case .ready: continue
+            }
+        }
+    }
+
+    /// Pushes `ready, not_ready`: the refs of argument 1 split, each in input order.
+    static func pushWaitResult(_ L: OpaquePointer, _ ready: [Int], count: Int) -> Int32 {
+        let readySet = Set(ready)
+        lua_createtable(L, Int32(ready.count), 0)
+        lua_createtable(L, Int32(count - ready.count), 0)
+        var r: lua_Integer = 0, n: lua_Integer = 0
+        for i in 0..<count {
+            lua_rawgeti(L, 1, lua_Integer(i + 1))
+            if readySet.contains(i) {
+                r += 1
+                lua_rawseti(L, -3, r)
+            } else {
+                n += 1
+                lua_rawseti(L, -2, n)
+            }
+        }
+        return 2
+    }
+
+    static func describeType(_ L: OpaquePointer, _ index: Int32) -> String {
+        String(cString: lua_typename(L, lua_type(L, index)))
+    }
+
+    // MARK: put
+
+    static let put: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        if lua_gettop(L) < 1 { lua_pushnil(L) }
+        let made = onMainStack(ray, copying: 1, count: 1, from: L) { at throws(LuaCodecError) in
+            try ray.makeObject(valueAt: at, label: "the value")
+        }
+        guard case .success(let object) = made else {
+            if case .failure(let error) = made { return raise(L, ray, type: "SerializationError", "ray.put: \(error.message)") }
+            return CLUA_RAISE
+        }
+        let id = ray.runtime.store.put(object)
+        ObjectRefs.push(id, owned: true, on: L, store: ray.runtime.store)
+        return 1
+    }
+}

@@ -1,0 +1,145 @@
+import CLua
+import CLuaShims
+import Foundation
+import LuaCodec
+import RayCore
+import Synchronization
+
+/// The runtime primitives: init, shutdown, context, resources, nodes, time and sleep.
+extension Primitives {
+    // MARK: runtime
+
+    static let initialize: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        if lua_type(L, 1) == LUA_TTABLE {
+            if lua_getfield(L, 1, "num_cpus") == LUA_TNUMBER {
+                let asked = clua_tonumber(L, -1), running = ray.runtime.settings.numCPUs
+                if asked != running {
+                    return fail(L, "ray.init: a runtime is already running with num_cpus = \(format(running)) (asked for \(format(asked)))")
+                }
+            }
+            if lua_getfield(L, 1, "namespace") == LUA_TSTRING, let namespace = string(L, -1),
+               !ray.runtime.setNamespace(namespace) {
+                return fail(L, "ray.init: the job's namespace is already '\(ray.runtime.namespace)' (asked for '\(namespace)')")
+            }
+            if lua_getfield(L, 1, "address") != LUA_TNIL {
+                return fail(L, "ray.init: joining a cluster (address) is not available in this build yet")
+            }
+        } else if lua_type(L, 1) != LUA_TNIL && lua_type(L, 1) != LUA_TNONE {
+            return fail(L, "ray.init: options must be a table, got \(describeType(L, 1))")
+        }
+        ray.initialized = true
+        return 0
+    }
+
+    static let isInitialized: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        lua_pushboolean(L, RayLuaState.from(L).initialized ? 1 : 0)
+        return 1
+    }
+
+    static let shutdown: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        RayLuaState.from(L).initialized = false
+        return 0
+    }
+
+    static let context: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        lua_createtable(L, 0, 6)
+        let fields: [(String, String?)] = [
+            ("job_id", ray.runtime.jobID.hex), ("node_id", ray.runtime.nodeID.hex),
+            ("worker_id", ray.worker?.id.hex ?? ray.driverID.hex),
+            ("task_id", ray.worker?.current?.task.id.hex),
+            ("actor_id", ray.worker?.current?.task.actorID?.hex),
+            ("namespace", ray.runtime.namespace),
+        ]
+        for case let (key, value?) in fields {
+            lua_pushstring(L, value)
+            lua_setfield(L, -2, key)
+        }
+        return 1
+    }
+
+    /// Pushes `{ CPU = n, <custom> = n }`.
+    static func pushResources(_ L: OpaquePointer, cpus: Double, custom: [String: Double]) {
+        lua_createtable(L, 0, Int32(custom.count + 1))
+        lua_pushnumber(L, cpus)
+        lua_setfield(L, -2, "CPU")
+        for (name, amount) in custom {
+            lua_pushnumber(L, amount)
+            lua_setfield(L, -2, name)
+        }
+    }
+
+    static let resources: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        let available = lua_toboolean(L, 1) != 0
+        let cpus = available ? max(0, ray.runtime.scheduler.availableCPUs) : ray.runtime.settings.numCPUs
+        pushResources(L, cpus: cpus, custom: ray.runtime.settings.resources)
+        return 1
+    }
+
+    static let nodes: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        lua_createtable(L, 1, 0)
+        lua_createtable(L, 0, 4)
+        lua_pushstring(L, ray.runtime.nodeID.hex)
+        lua_setfield(L, -2, "node_id")
+        lua_pushstring(L, "local")
+        lua_setfield(L, -2, "address")
+        lua_pushboolean(L, 1)
+        lua_setfield(L, -2, "alive")
+        pushResources(L, cpus: ray.runtime.settings.numCPUs, custom: ray.runtime.settings.resources)
+        lua_setfield(L, -2, "resources")
+        lua_rawseti(L, -2, 1)
+        return 1
+    }
+
+    static let now: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        lua_pushnumber(L, monotonicSeconds())
+        return 1
+    }
+
+    static let sleep: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        guard lua_type(L, 1) == LUA_TNUMBER, clua_tonumber(L, 1) >= 0 else {
+            return fail(L, "ray.sleep: expected a non-negative number of seconds, got \(describeType(L, 1))")
+        }
+        let seconds = clua_tonumber(L, 1)
+        if let worker = ray.worker, worker.currentMustStop {
+            worker.current?.waiting = false
+            return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+        }
+        if let worker = ray.worker, worker.canYield(L), let run = worker.current {
+            if !run.waiting {
+                run.waiting = true
+                run.deadline = monotonicSeconds() + seconds
+            }
+            if let deadline = run.deadline, monotonicSeconds() < deadline {
+                let (key, token) = worker.suspendCurrent()
+                let scheduler = ray.runtime.scheduler, index = worker.index
+                DispatchQueue.global().asyncAfter(deadline: .now() + (deadline - monotonicSeconds())) {
+                    scheduler.resume(worker: index, key: key, token: token)
+                }
+                return CLUA_YIELD
+            }
+            run.waiting = false
+            return 0
+        }
+        Thread.sleep(forTimeInterval: seconds)
+        return 0
+    }
+
+    static let setErrorMetatable: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        RayLuaState.from(L).setErrorMetatable(at: 1)
+        return 0
+    }
+}
