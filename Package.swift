@@ -15,6 +15,10 @@ let package = Package(
     targets: [
         // Lua 5.4 from Debian's liblua5.4-dev; pkgConfig is what makes linking reliable.
         .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        // libedit (BSD editline) for the REPL's line editing and history.
+        .systemLibrary(name: "CEditline", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        // The REPL's C side of libedit: its global settings and the callback-driven line reader.
+        .target(name: "CLineEdit", dependencies: ["CEditline", "CLuaShims"]),
         // C shims: the Lua macros Swift cannot import, and every call that can raise or yield.
         .target(name: "CLuaShims", dependencies: ["CLua"]),
         // Safe Swift over the Lua C API; knows nothing about Ray.
@@ -27,7 +31,7 @@ let package = Package(
         .target(name: "RayLua", dependencies: ["RayCore", "LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
         // The `ray` command as a library (testable): run, and later start/stop/status/REPL.
         .target(name: "RayCLI", dependencies: [
-            "RayLua", "LuaKit", "CLua",
+            "RayLua", "LuaKit", "CLua", "CLuaShims", "CEditline", "CLineEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "ray", dependencies: ["RayCLI"]),
@@ -38,7 +42,9 @@ let package = Package(
         .testTarget(name: "RayCoreTests", dependencies: ["RayCore"]),
         .testTarget(name: "RayLuaTests", dependencies: ["RayLua", "LuaKit", "CLua"]),
         // Runs the built `ray` binary on Lua scripts (Scripts/ are read from the source tree).
-        .testTarget(name: "RayCLITests", dependencies: ["ray"], exclude: ["Scripts"]),
+        // Opens pseudo-terminals for the REPL tests (Swift's Glibc lacks posix_openpt).
+        .target(name: "CPty", path: "Tests/CPty"),
+        .testTarget(name: "RayCLITests", dependencies: ["ray", "CPty"], exclude: ["Scripts"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
         .testTarget(name: "LuaCodecTests", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
     ]

@@ -91,9 +91,16 @@ static int swift_continue(lua_State *L, int status, lua_KContext ctx) {
     return swift_invoke(L);
 }
 
+/* How deep this thread is inside Swift primitives. Interrupt hooks wait
+ * until it is 0: a primitive's own Lua calls (the codec's) must not be cut
+ * short, or an interrupt would surface as, say, a serialization error. */
+_Thread_local int clua_in_swift __attribute__((tls_model("initial-exec")));
+
 static int swift_invoke(lua_State *L) {
     clua_SwiftFunction f = (clua_SwiftFunction)lua_touserdata(L, lua_upvalueindex(1));
+    clua_in_swift++;
     int n = f(L);
+    clua_in_swift--;
     if (n >= 0) return n;
     if (n == CLUA_YIELD) return lua_yieldk(L, 0, 0, swift_continue);
     return lua_error(L);
@@ -116,6 +123,7 @@ static _Thread_local lua_State *running_coroutine __attribute__((tls_model("init
 
 static void interrupt_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
+    if (clua_in_swift) return; /* inside a primitive: check again after it */
     if (interrupt_check && interrupt_check(L)) lua_error(L);
     lua_sethook(L, NULL, 0, 0);  /* nothing to do: run at full speed again */
 }
@@ -150,6 +158,10 @@ void clua_interrupts_enable_thread(void) {
     sigemptyset(&set);
     sigaddset(&set, CLUA_INTERRUPT_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    /* Ctrl-C is for the driver's thread (an interactive session), not workers. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 void clua_set_running(lua_State *co) { running_coroutine = co; }

@@ -12,9 +12,10 @@ public struct RayCommand: ParsableCommand {
             ray SCRIPT.lua [ARGS...]      run a script (same as ray run)
             ray -e 'CODE'                 run a chunk
             ray < SCRIPT.lua              run standard input
+            ray                           on a terminal: the interactive REPL (same as ray repl)
             """,
         version: "ray \(version) (Lua 5.4)",
-        subcommands: [RunCommand.self],
+        subcommands: [RunCommand.self, ReplCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

@@ -34,8 +34,9 @@ struct RunCommand: ParsableCommand {
         } else if isatty(STDIN_FILENO) == 0 || script.first == "-" {
             source = .standardInput
         } else {
-            FileHandle.standardError.write(Data("ray: the interactive REPL is not available in this build; run a script (ray SCRIPT.lua) or pipe one in (ray < SCRIPT.lua)\n".utf8))
-            throw ExitCode(1)
+            let status = Repl(numCPUs: numCPUs).run()  // a terminal, and nothing to run
+            if status != 0 { throw ExitCode(status) }
+            return
         }
         let arguments = code == nil ? Array(script.dropFirst()) : script
         let status = ScriptRunner(numCPUs: numCPUs).run(source, arguments: arguments)

@@ -86,6 +86,7 @@ extension Primitives {
                                 returnIDs: returns, cpus: 0)
             ray.runtime.tasks.add(call, parent: ray.worker?.current?.task.id)
             ray.runtime.actors.submit(call)
+            ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)
         }
     }

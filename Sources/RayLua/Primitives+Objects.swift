@@ -39,6 +39,11 @@ extension Primitives {
             switch await_(L, ray, on: missingIDs, until: .all, timeout: timeout) {
             case .yield: return CLUA_YIELD
             case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+            case .interrupted:
+                // Ctrl-C in an interactive session: the tasks it waited for
+                // are cancelled too, or a runaway one would hold its CPU.
+                for id in missingIDs { ray.runtime.cancel(returning: id, recursive: true) }
+                return fail(L, "interrupted!")
             case .timedOut:
                 return raise(L, ray, type: "GetTimeoutError", "ray.get timed out after \(format(timeout ?? 0)) s waiting for \(missing.hex)")
             case .ready:
@@ -65,7 +70,7 @@ extension Primitives {
         return 1
     }
 
-    enum Await { case ready, yield, timedOut, cancelled }
+    enum Await { case ready, yield, timedOut, cancelled, interrupted }
     enum Until { case any, all }
 
     /// Waits until any or all of `ids` are ready: by suspending the task's
@@ -119,11 +124,15 @@ extension Primitives {
         for id in ids { store.whenReady(id) { _ in arrived() } }
         // A result that comes within a moment is taken without a wake-up.
         if Scheduler.spin(until: { fired.load(ordering: .acquiring) }) { return .ready }
-        if let timeout {
-            return signal.wait(timeout: .now() + timeout) == .success ? .ready : .timedOut
+        // Waits in slices so that Ctrl-C in an interactive session (the
+        // driver's only) can end the wait.
+        let deadline = timeout.map { DispatchTime.now() + $0 }
+        while true {
+            if ray.worker == nil && clua_sigint_pending() != 0 { return .interrupted }
+            let slice = DispatchTime.now() + 0.05
+            if signal.wait(timeout: deadline.map { min($0, slice) } ?? slice) == .success { return .ready }
+            if let deadline, DispatchTime.now() >= deadline { return .timedOut }
         }
-        signal.wait()
-        return .ready
     }
 
     /// A callback to call once per arrival; it runs `action` once: at the
@@ -158,6 +167,7 @@ extension Primitives {
             switch await_(L, ray, on: missing, until: .any, timeout: timeout) {
             case .yield: return CLUA_YIELD
             case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+            case .interrupted: return fail(L, "interrupted!")
             case .timedOut:
                 let ready = ids.indices.filter { store.object(ids[$0]) != nil }
                 return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)

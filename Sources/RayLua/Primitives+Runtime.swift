@@ -133,7 +133,12 @@ extension Primitives {
             run.waiting = false
             return 0
         }
-        Thread.sleep(forTimeInterval: seconds)
+        // In slices, so that Ctrl-C in an interactive session ends it.
+        let end = monotonicSeconds() + seconds
+        while monotonicSeconds() < end {
+            if ray.worker == nil && clua_sigint_pending() != 0 { return fail(L, "interrupted!") }
+            Thread.sleep(forTimeInterval: min(0.05, max(0, end - monotonicSeconds())))
+        }
         return 0
     }
 

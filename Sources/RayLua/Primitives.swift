@@ -153,6 +153,7 @@ enum Primitives {
             task.maxRetries = maxRetries < 0 ? Int.max : maxRetries  // -1: unlimited, as in Ray
             task.retryExceptions = retryExceptions
             ray.runtime.submit(task, parent: ray.worker?.current?.task.id)
+            ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)
         }
     }

@@ -47,6 +47,33 @@ public final class RayLuaState {
         clua_extraspace(state.pointer).pointee = nil
     }
 
+    /// The return ids of what this (driver) state submitted while recording:
+    /// an interactive session cancels them when a chunk is interrupted.
+    private var recordedSubmissions: [ObjectID]?
+
+    func recordSubmission(_ returns: [ObjectID]) {
+        if recordedSubmissions != nil, let first = returns.first { recordedSubmissions!.append(first) }
+    }
+
+    /// Starts remembering the tasks and actor calls submitted from now on.
+    public func recordSubmissions() { recordedSubmissions = [] }
+
+    /// Stops remembering; with `cancel`, cancels (recursively) those of the
+    /// remembered tasks that have not finished.
+    public func endRecordingSubmissions(cancel: Bool) {
+        if cancel, let recorded = recordedSubmissions {
+            for id in recorded { runtime.cancel(returning: id, recursive: true) }
+        }
+        recordedSubmissions = nil
+    }
+
+    /// Loads the interactive session's helpers (stdlib/ray/repl.lua) and
+    /// pushes their table: `show_all(...)` and `complete(text)`. [-0, +1]
+    public func pushReplHelpers() throws(LuaError) {
+        try state.load(StdlibSources.rayRepl, chunkName: "@stdlib/ray/repl.lua")
+        try state.call(arguments: 0, results: 1)
+    }
+
     static func from(_ L: OpaquePointer) -> RayLuaState {
         Unmanaged<RayLuaState>.fromOpaque(clua_extraspace(L).pointee!).takeUnretainedValue()
     }

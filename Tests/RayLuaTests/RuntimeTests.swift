@@ -94,6 +94,8 @@ struct RuntimeTests {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let source = try String(contentsOf: root.appendingPathComponent("stdlib/ray/init.lua"), encoding: .utf8)
     #expect(StdlibSources.rayInit + "\n" == source, "run scripts/embed-stdlib.sh")
+    let repl = try String(contentsOf: root.appendingPathComponent("stdlib/ray/repl.lua"), encoding: .utf8)
+    #expect(StdlibSources.rayRepl + "\n" == repl, "run scripts/embed-stdlib.sh")
 }
 
 import Foundation

@@ -106,6 +106,18 @@ void clua_interrupt_now(lua_State *co);
 /* Asks `thread` (a pthread_t) to interrupt the coroutine it runs. */
 void clua_interrupt_thread(unsigned long thread);
 
+/* ---- Ctrl-C in an interactive session (clua_sigint.c) ----------------------
+ * clua_sigint_install sets a SIGINT handler (without SA_RESTART, so a read
+ * at a prompt returns) for the calling thread: a SIGINT that lands on
+ * another thread is passed on to it. While armed with a state, SIGINT also hooks that
+ * state to raise "interrupted!"; disarm removes the hook. pending reads the
+ * flag the handler sets, take reads and clears it. */
+void clua_sigint_install(void);
+void clua_sigint_arm(lua_State *L);
+void clua_sigint_disarm(lua_State *L);
+int clua_sigint_pending(void);
+int clua_sigint_take(void);
+
 /* ---- codec hot paths (clua_codec.c) ------------------------------------
  * The value codec's inner loops over scalars, in C so that a table of
  * numbers costs Lua API calls and byte writes, nothing more. They never
