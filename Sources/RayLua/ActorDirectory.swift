@@ -46,6 +46,9 @@ final class ActorDirectory: Sendable {
         var waitingForArguments = false
         /// CPUs held by the running incarnation (given back when it ends).
         var heldCPUs: Double = 0
+        /// ObjectRefs inside the class (its functions' upvalues): the
+        /// directory holds them while the actor lives, for every incarnation.
+        var classRefs: [ObjectID] = []
 
         var label: String { "actor \(options.name.map { "'\($0)'" } ?? className) (\(creation.actorID?.hex ?? "?"))" }
     }
@@ -65,7 +68,8 @@ final class ActorDirectory: Sendable {
     /// Registers an actor whose creation task the caller submits next. When
     /// the actor may restart, the directory keeps its own references to the
     /// creation's ObjectRef arguments for the actor's life.
-    func create(_ id: ActorID, options: Options, className: String, methods: [String], creation: TaskSpec) throws {
+    func create(_ id: ActorID, options: Options, className: String, methods: [String], creation: TaskSpec,
+                classRefs: [ObjectID]) throws {
         try actors.withLock { table in
             if let name = options.name {
                 let key = NameKey(namespace: options.namespace, name: name)
@@ -74,8 +78,11 @@ final class ActorDirectory: Sendable {
                 }
                 table.byName[key] = id
             }
-            table.byID[id] = Actor(options: options, className: className, methods: methods, creation: creation)
+            var actor = Actor(options: options, className: className, methods: methods, creation: creation)
+            actor.classRefs = classRefs
+            table.byID[id] = actor
         }
+        for ref in classRefs { runtime.store.addReference(ref) }
         if options.maxRestarts != 0 {
             for ref in creation.argumentRefs { runtime.store.addReference(ref) }
         }
@@ -180,6 +187,7 @@ final class ActorDirectory: Sendable {
         if old.options.maxRestarts != 0 {
             for ref in old.creation.argumentRefs { runtime.store.removeReference(ref) }
         }
+        for ref in old.classRefs { runtime.store.removeReference(ref) }
     }
 
     /// Ends incarnation `old`: stops its creation (if still running) and its
@@ -216,8 +224,10 @@ final class ActorDirectory: Sendable {
         enqueue(call, atFront: false)
     }
 
-    /// A call cut short by a restart, with retries left: it runs again,
-    /// ahead of the calls queued after it.
+    /// A call cut short by a restart, with retries left: it runs again, put
+    /// at the head of the queue when its old worker hands it back. Calls
+    /// the new incarnation took meanwhile may run before it (as in Ray,
+    /// retries can reorder calls).
     func retry(_ call: TaskSpec) {
         var again = call
         again.attempt += 1
@@ -242,12 +252,18 @@ final class ActorDirectory: Sendable {
     /// Takes a call out of its actor's queue (`ray.cancel` of a call that has
     /// not been posted to the actor's worker); nil if it is not queued.
     func removeQueued(_ call: TaskID) -> TaskSpec? {
-        actors.withLock { table in
+        let removed: TaskSpec? = actors.withLock { table in
             for id in table.byID.keys {
-                if let spec = table.byID[id]!.queue.remove(where: { $0.id == call }) { return spec }
+                if let spec = table.byID[id]!.queue.remove(where: { $0.id == call }) {
+                    // It may have been the head waiting for its arguments: look again.
+                    table.byID[id]!.waitingForArguments = false
+                    return spec
+                }
             }
             return nil
         }
+        if let actor = removed?.actorID { dispatch(actor) }
+        return removed
     }
 
     func callFinished(_ id: ActorID, call: TaskID) {

@@ -43,12 +43,14 @@ extension Primitives {
             return fail(L, "remote: the actor needs \(missing); it could never be placed")
         }
         let classCode: [UInt8]
+        ray.collectedRefs.removeAll(keepingCapacity: true)
         switch onMainStack(ray, copying: classIndex, count: 1, from: L, { at throws(LuaCodecError) in
             try ray.codec.encode(valueAt: at, label: "the actor class")
         }) {
         case .success(let code): classCode = code
         case .failure(let error): return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
         }
+        let classRefs = ray.collectedRefs
         switch encodeArguments(L, ray, first: 3, count: arguments) {
         case .failure(let error):
             return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
@@ -57,7 +59,8 @@ extension Primitives {
             let creation = TaskSpec(id: TaskID.next(), name: "\(className).init", kind: .actorCreation(id, classCode: classCode),
                                     arguments: message, argumentRefs: contained, topLevelRefs: topLevel, returnIDs: [], cpus: cpus)
             do {
-                try ray.runtime.actors.create(id, options: settings, className: className, methods: methods, creation: creation)
+                try ray.runtime.actors.create(id, options: settings, className: className, methods: methods, creation: creation,
+                                              classRefs: classRefs)
             } catch {
                 return fail(L, "remote: an actor named '\(settings.name ?? "")' already exists in namespace '\(settings.namespace)'")
             }

@@ -39,6 +39,7 @@ extension Primitives {
             switch await_(L, ray, on: missingIDs, until: .all, timeout: timeout) {
             case .yield: return CLUA_YIELD
             case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+            case .lost(let id): return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed: no reference to it remained")
             case .interrupted:
                 // Ctrl-C in an interactive session: the tasks it waited for
                 // are cancelled too, or a runaway one would hold its CPU.
@@ -70,7 +71,7 @@ extension Primitives {
         return 1
     }
 
-    enum Await { case ready, yield, timedOut, cancelled, interrupted }
+    enum Await { case ready, yield, timedOut, cancelled, interrupted, lost(ObjectID) }
     enum Until { case any, all }
 
     /// Waits until any or all of `ids` are ready: by suspending the task's
@@ -84,6 +85,10 @@ extension Primitives {
             worker.current?.waiting = false
             return .cancelled
         }
+        if let lost = ids.first(where: { !store.contains($0) }) {  // freed: it will never be ready
+            ray.worker?.current?.waiting = false
+            return .lost(lost)
+        }
         if let worker = ray.worker, worker.canYield(L), let run = worker.current {
             if !run.waiting {
                 run.waiting = true
@@ -96,7 +101,7 @@ extension Primitives {
             let scheduler = ray.runtime.scheduler
             let index = worker.index
             let arrived = countdown(ids.count, until) { scheduler.resume(worker: index, key: key, token: token) }
-            for id in ids { store.whenReady(id) { _ in arrived() } }
+            for id in ids where !store.whenReady(id, { _ in arrived() }) { arrived() }  // freed meanwhile: look again
             if let deadline = run.deadline {
                 let delay = max(0, deadline - monotonicSeconds())
                 DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
@@ -121,7 +126,7 @@ extension Primitives {
             fired.store(true, ordering: .releasing)
             signal.signal()
         }
-        for id in ids { store.whenReady(id) { _ in arrived() } }
+        for id in ids where !store.whenReady(id, { _ in arrived() }) { arrived() }  // freed meanwhile: look again
         // A result that comes within a moment is taken without a wake-up.
         if Scheduler.spin(until: { fired.load(ordering: .acquiring) }) { return .ready }
         // Waits in slices so that Ctrl-C in an interactive session (the
@@ -167,6 +172,7 @@ extension Primitives {
             switch await_(L, ray, on: missing, until: .any, timeout: timeout) {
             case .yield: return CLUA_YIELD
             case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+            case .lost(let id): return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed: no reference to it remained")
             case .interrupted: return fail(L, "interrupted!")
             case .timedOut:
                 let ready = ids.indices.filter { store.object(ids[$0]) != nil }

@@ -129,6 +129,7 @@ enum Primitives {
             let handle = ray.runtime.reserveFunction()
             lua_pushinteger(L, lua_Integer(handle))
             lua_setfield(L, shared, "handle")
+            ray.collectedRefs.removeAll(keepingCapacity: true)
             let encoded = onMainStack(ray, copying: function, count: 1, from: L) { at throws(LuaCodecError) in
                 try ray.codec.encode(valueAt: at, label: "the remote function")
             }
@@ -138,6 +139,9 @@ enum Primitives {
                 if case .failure(let error) = encoded { return raise(L, ray, type: "SerializationError", "remote: \(error.message)") }
                 return CLUA_RAISE
             }
+            // ObjectRefs captured by the function live as long as it is
+            // registered (the runtime's life), like its code.
+            for ref in ray.collectedRefs { ray.runtime.store.addReference(ref) }
             ray.runtime.setFunctionCode(handle: handle, code)
             functionID = ray.runtime.functionID(handle: handle)!
         }

@@ -32,6 +32,9 @@ public final class Runtime: Sendable {
     private let actorDirectory = Locked<ActorDirectory?>(nil)
     var actors: ActorDirectory { actorDirectory.withLock { $0! } }
     private let stopped = Locked(false)
+    /// Tasks waiting for their ObjectRef arguments. Whoever takes one out
+    /// (the last readiness callback, or a cancel) decides what becomes of it.
+    private let awaitingArguments = Locked<[TaskID: TaskSpec]>([:])
     /// The namespace of named actors: anonymous (this job's own) until
     /// `ray.init{namespace = ...}` names it, as in Ray.
     private let namespaceState: Locked<(name: String, named: Bool)>
@@ -126,14 +129,15 @@ public final class Runtime: Sendable {
             scheduler.enqueue(task)
             return
         }
+        awaitingArguments.withLock { $0[task.id] = task }
         let remaining = Atomic(waiting.count)
         for (_, id) in waiting {
             store.whenReady(id) { [self] _ in
-                if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
-                    if let reason = tasks.stopReason(task.id) {
-                        finishStopped(task, reason)
-                        return
-                    }
+                guard remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0,
+                      let task = awaitingArguments.withLock({ $0.removeValue(forKey: task.id) }) else { return }
+                if let reason = tasks.stopReason(task.id) {
+                    finishStopped(task, reason)
+                } else {
                     scheduler.enqueue(task)
                 }
             }
@@ -159,14 +163,15 @@ public final class Runtime: Sendable {
         }
     }
 
-    /// A task just marked to stop: take it out of its queue if it is still
-    /// there and end it; interrupt it if it runs. Not found in a queue (still
-    /// waiting for its arguments, or being handed to a worker): the readiness
-    /// callback or the worker sees the mark.
+    /// A task just marked to stop: take it out of its queue (runnable, an
+    /// actor's, or waiting for its arguments) if it is still there and end
+    /// it; interrupt it if it runs. Not found (being handed to a worker): the
+    /// worker sees the mark.
     private func stopMarked(_ id: TaskID, _ place: TaskTable.Place, _ reason: TaskTable.Stop) {
         switch place {
         case .pending:
-            if let queued = scheduler.remove(id) ?? actors.removeQueued(id) {
+            if let queued = scheduler.remove(id) ?? actors.removeQueued(id)
+                ?? awaitingArguments.withLock({ $0.removeValue(forKey: id) }) {
                 finishStopped(queued, reason)
             }
         case .running(let worker):

@@ -78,7 +78,8 @@ final class TaskTable: Sendable {
             var marked: [(TaskID, Place)] = []
             var pending = [root]
             while let id = pending.popLast() {
-                guard var entry = table.tasks[id], entry.stop == nil else { continue }
+                // A cancel also overrides a pending retry after an actor restart.
+                guard var entry = table.tasks[id], entry.stop == nil || entry.stop == .actorDied(retry: true) else { continue }
                 entry.stop = .cancelled
                 table.tasks[id] = entry
                 marked.append((id, entry.place))

@@ -147,7 +147,15 @@ final class Worker: @unchecked Sendable {
             return
         }
         if let stop = runtime.tasks.start(task.id, on: index) {
-            runtime.finishStopped(task, stop)  // stopped while it was being handed to us
+            // Stopped while it was being handed to us: it ends here, giving
+            // back the CPUs the scheduler took for it.
+            runtime.finishStopped(task, stop)
+            runtime.scheduler.release(cpus: task.cpus)
+            switch task.kind {
+            case .actorMethod(let actorID, _): runtime.actors.callFinished(actorID, call: task.id)
+            case .actorCreation: hostedActor = true  // nothing to host: this worker may leave
+            case .function: break
+            }
             return
         }
         let L = ray.state.pointer
@@ -259,7 +267,14 @@ final class Worker: @unchecked Sendable {
         switch status {
         case LUA_YIELD:
             clua_pop(run.coroutine, results)
-            precondition(run.suspended, "a task coroutine yielded outside ray.get (coroutine.yield in a task body?)")
+            guard run.suspended else {
+                // coroutine.yield in the task's own body: there is no caller
+                // to yield to. The coroutine is left suspended, so it is
+                // discarded, not reused.
+                finish(run, failure: .error(ray.makeError(
+                    type: "RayTaskError", message: "coroutine.yield called outside a coroutine the task created", task: run.task.name)))
+                return
+            }
             runtime.scheduler.release(cpus: run.task.cpus)
         case LUA_OK:
             if case .actorCreation(let actorID, _) = run.task.kind {

@@ -233,7 +233,10 @@ end
 
 -- As in Ray, a killed actor is not restarted unless no_restart = false.
 function ray.kill(handle, opts)
-  if getmetatable(handle) ~= ActorHandle then error("ray.kill: expected an ActorHandle, got " .. type(handle), 2) end
+  -- A handle that travelled carries a copy of the metatable: check its fields.
+  if type(handle) ~= "table" or type(rawget(handle, "_id")) ~= "string" or type(rawget(handle, "_methods")) ~= "table" then
+    error("ray.kill: expected an ActorHandle, got " .. type(handle), 2)
+  end
   if opts ~= nil and type(opts) ~= "table" then error("ray.kill: options must be a table, got " .. type(opts), 2) end
   local no_restart = true
   if opts and opts.no_restart ~= nil then
@@ -276,7 +279,7 @@ end
 
 function ray.wait(refs, opts)
   if type(refs) ~= "table" then error("ray.wait: expected an array of ObjectRefs, got " .. type(refs), 2) end
-  local n = 1
+  local n = math.min(1, #refs)   -- ray.wait({}) returns two empty arrays
   if opts ~= nil then
     if type(opts) ~= "table" then error("ray.wait: options must be a table", 2) end
     if opts.num_returns ~= nil then n = opts.num_returns end

@@ -142,4 +142,41 @@ local k_ok, k_err = pcall(ray.kill, c, { no_restart = "yes" })
 assert(not k_ok and k_err:find("no_restart must be a boolean"), k_err)
 local g_ok, g_err = pcall(ray.get_actor, "svc", 42)
 assert(not g_ok and g_err:find("namespace must be a string"), g_err)
+-- 10. Regressions from review. A kill right after creation, before the
+-- actor's worker started it, gives back the CPU it was placed with.
+local Quick = ray.remote({ ping = function() return "pong" end })
+for _ = 1, 20 do ray.kill(Quick.remote()) end
+eventually("the CPUs of killed creations to come back", function() return ray.available_resources().CPU == total end)
+-- A cancelled call that was already posted to the actor's worker does not
+-- keep a slot: the next call runs.
+local posted = Quick.remote()
+ray.get(posted.ping.remote())
+for _ = 1, 20 do ray.cancel(posted.ping.remote()) end
+assert(ray.get(posted.ping.remote(), { timeout = 30 }) == "pong")
+-- Cancelling the head of the queue while it waits for its argument lets the
+-- calls behind it run.
+local Use = ray.remote({ use = function(self, x) return x end, ping = function() return "pong" end })
+local user = Use.remote()
+ray.get(user.ping.remote())
+local never = ray.remote(function() ray.sleep(3600) end).remote()
+local head = user.use.remote(never)
+local behind = user.ping.remote()
+ray.cancel(head)
+assert(ray.get(behind, { timeout = 30 }) == "pong")
+fails_with("TaskCancelledError", ray.get, head)
+ray.cancel(never)
+-- A handle that travelled to a task can kill its actor.
+local victim = Quick.remote()
+assert(ray.get(ray.remote(function(h) ray.kill(h) return "killed" end).remote(victim)) == "killed")
+fails_with("ActorDiedError", ray.get, victim.ping.remote())
+-- ObjectRefs captured by the class stay alive for every incarnation.
+local captured = ray.put("captured")
+local Keeper = ray.remote({ max_restarts = 1 }, { get = function() return ray.get(captured) end })
+local keeper = Keeper.remote()
+assert(ray.get(keeper.get.remote()) == "captured")
+captured = nil
+collectgarbage()
+collectgarbage()
+ray.kill(keeper, { no_restart = false })
+assert(ray.get(keeper.get.remote(), { timeout = 30 }) == "captured")
 print("actor lifecycle ok")

@@ -36,6 +36,25 @@ assert(ray.get(done) == 25)
 ray.cancel(done)
 assert(ray.get(done) == 25)
 assert(not pcall(ray.cancel, "nope"))
+
+-- Submitting and cancelling in a loop leaks no CPU: tasks cancelled while
+-- being handed to a worker give theirs back.
+local one = ray.remote(function() return 1 end)
+for _ = 1, 500 do ray.cancel(one.remote()) end
+assert(ray.get(one.remote(), { timeout = 30 }) == 1)
+-- A task still waiting for its argument fails at once when cancelled.
+local forever = ray.remote(function() ray.sleep(3600) end).remote()
+local dependent = ray.remote(function(x) return x end).remote(forever)
+ray.cancel(dependent, { recursive = false })
+local d_ok, d_err = pcall(ray.get, dependent, { timeout = 30 })
+assert(not d_ok and d_err.type == "TaskCancelledError", tostring(d_err))
+ray.cancel(forever)
+-- coroutine.yield in a task body fails the task, not the process.
+local y_ok, y_err = pcall(ray.get, ray.remote(function() coroutine.yield(1) end).remote())
+assert(not y_ok and y_err.message:find("coroutine.yield"), tostring(y_err))
+-- ray.wait of no refs returns at once.
+local r0, n0 = ray.wait({})
+assert(#r0 == 0 and #n0 == 0)
 local f_ok, f_err = pcall(ray.cancel, done, { force = "yes" })
 assert(not f_ok and f_err:find("option 'force' must be a boolean"), f_err)
 local u_ok, u_err = pcall(ray.cancel, done, { hard = true })
