@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "ray", targets: ["ray"]),
         .library(name: "LuaKit", targets: ["LuaKit"]),
         .library(name: "LuaCodec", targets: ["LuaCodec"]),
+        // The engine for Swift programs: a runtime, Lua chunks, objects, Swift functions.
+        .library(name: "SwiftRay", targets: ["SwiftRay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +37,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "ray", dependencies: ["RayCLI"]),
+        // The embedding API (RayEngine, LuaValue) over RayLua.
+        .target(name: "SwiftRay", dependencies: ["RayLua", "LuaKit", "CLua"]),
+        .testTarget(name: "SwiftRayTests", dependencies: ["SwiftRay"]),
         // Ships a script's returned function to another thread's state (README example).
         .executableTarget(name: "lua-ship", dependencies: ["LuaCodec", "LuaKit"]),
         // Codec benchmark (scripts/bench/codec.sh runs it in release).

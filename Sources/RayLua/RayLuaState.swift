@@ -67,6 +67,22 @@ public final class RayLuaState {
         recordedSubmissions = nil
     }
 
+    /// Pushes a LuaValue onto the state's stack. [-0, +1]
+    public func push(_ value: LuaValue) throws(LuaValueError) {
+        let base = lua_gettop(state.pointer)
+        do throws(LuaValueError) {
+            try value.push(on: state.pointer, ray: self)
+        } catch {
+            lua_settop(state.pointer, base)
+            throw error
+        }
+    }
+
+    /// The value at `index` of the state's stack, as a LuaValue.
+    public func value(at index: Int32) throws(LuaValueError) -> LuaValue {
+        try LuaValue.read(from: state.pointer, at: index, ray: self, path: "result \(index)")
+    }
+
     /// Loads the interactive session's helpers (stdlib/ray/repl.lua) and
     /// pushes their table: `show_all(...)` and `complete(text)`. [-0, +1]
     public func pushReplHelpers() throws(LuaError) {

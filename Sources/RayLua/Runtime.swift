@@ -101,6 +101,19 @@ public final class Runtime: Sendable {
     /// How many remote functions were registered (each once, however often submitted or shipped).
     public var registeredFunctions: Int { functions.withLock { $0.handles.count } }
 
+    /// Swift functions Lua code may call (`require("swift").name(...)`), by name.
+    private let swiftFunctions = Locked<[String: SwiftFunction]>([:])
+
+    /// Makes `function` callable from Lua as `require("swift").<name>(...)`,
+    /// in the driver and in every task and actor.
+    public func register(_ name: String, _ function: @escaping SwiftFunction) {
+        swiftFunctions.withLock { $0[name] = function }
+    }
+
+    func swiftFunction(_ name: String) -> SwiftFunction? {
+        swiftFunctions.withLock { $0[name] }
+    }
+
     /// Worker threads alive now: the pool, one per actor, and stand-ins for blocked ones.
     public var workerCount: Int { workers.withLock { $0.count } }
 

@@ -315,6 +315,20 @@ function ray.nodes() return _ray.nodes() end
 ray.now = _ray.now
 ray.sleep = _ray.sleep
 
+-- Swift functions an embedding program registered: require("swift").name(...)
+-- calls one, on the driver and inside tasks and actors. As a loaded module,
+-- the table travels by name and resolves to each worker's own.
+package.loaded.swift = setmetatable({}, {
+  __name = "swift",
+  __index = function(t, name)
+    if type(name) ~= "string" then return nil end
+    local call = _ray.call_swift
+    local f = function(...) return call(name, ...) end
+    rawset(t, name, f)
+    return f
+  end,
+})
+
 ray._raise = raise
 ray.Error = Error
 return ray
