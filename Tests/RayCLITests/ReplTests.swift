@@ -25,6 +25,10 @@ struct ReplTests {
         #expect(terminal.expect("{3, \"x\", a = 1, b = {...}}"), "\(terminal.transcript)")
         terminal.type("ray.put(1)\r")
         #expect(terminal.expect("ObjectRef("), "\(terminal.transcript)")
+        terminal.type("ray.remote({ f = function() end }).remote()\r")
+        #expect(terminal.expect("ActorHandle("), "\(terminal.transcript)")
+        terminal.type("select(2, pcall(ray.get, ray.remote(function() error('bad') end).remote()))\r")
+        #expect(terminal.expect("RayTaskError in task"), "errors print through their __tostring: \(terminal.transcript)")
         // An incomplete chunk continues under the continuation prompt.
         terminal.type("for i = 1, 2 do\r")
         #expect(terminal.expect(">> "), "\(terminal.transcript)")
