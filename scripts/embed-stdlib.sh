@@ -12,6 +12,10 @@ out=Sources/RayLua/Generated/StdlibSources.swift
     echo '    static let rayInit = #"""'
     cat stdlib/ray/init.lua
     echo '"""#'
+    echo "    /// stdlib/ray/microbenchmark.lua"
+    echo '    static let rayMicrobenchmark = #"""'
+    cat stdlib/ray/microbenchmark.lua
+    echo '"""#'
     echo "    /// stdlib/ray/repl.lua"
     echo '    static let rayRepl = #"""'
     cat stdlib/ray/repl.lua

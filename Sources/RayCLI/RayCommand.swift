@@ -13,9 +13,10 @@ public struct RayCommand: ParsableCommand {
             ray -e 'CODE'                 run a chunk
             ray < SCRIPT.lua              run standard input
             ray                           on a terminal: the interactive REPL (same as ray repl)
+            ray microbenchmark            Ray's microbenchmark rows (TESTS_TO_RUN=... for a subset)
             """,
         version: "ray \(version) (Lua 5.4)",
-        subcommands: [RunCommand.self, ReplCommand.self],
+        subcommands: [RunCommand.self, ReplCommand.self, MicrobenchmarkCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

@@ -83,6 +83,13 @@ public final class RayLuaState {
         try LuaValue.read(from: state.pointer, at: index, ray: self, path: "result \(index)")
     }
 
+    /// Loads `ray microbenchmark`'s rows (stdlib/ray/microbenchmark.lua) and
+    /// pushes their module: `run(opts)`. [-0, +1]
+    public func pushMicrobenchmark() throws(LuaError) {
+        try state.load(StdlibSources.rayMicrobenchmark, chunkName: "@stdlib/ray/microbenchmark.lua")
+        try state.call(arguments: 0, results: 1)
+    }
+
     /// Loads the interactive session's helpers (stdlib/ray/repl.lua) and
     /// pushes their table: `show_all(...)` and `complete(text)`. [-0, +1]
     public func pushReplHelpers() throws(LuaError) {

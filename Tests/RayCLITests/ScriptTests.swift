@@ -4,12 +4,15 @@ import Testing
 /// Runs the built `ray` binary (it sits next to the test bundle). A run that
 /// takes longer than `timeout` seconds is killed and reported, never waited
 /// for forever.
-func runRay(_ arguments: [String], stdin: String? = nil, timeout: Double = 120,
+func runRay(_ arguments: [String], stdin: String? = nil, timeout: Double = 120, environment: [String: String] = [:],
             sourceLocation: SourceLocation = #_sourceLocation) throws -> (status: Int32, stdout: String, stderr: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ray")
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let out = Pipe(), err = Pipe(), input = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -132,6 +135,22 @@ struct ScriptTests {
         let syntax = try runRay(["-e", "x = = 1"])
         #expect(syntax.status == 1)
         #expect(syntax.stderr.hasPrefix("ray: (command line):1: unexpected symbol near '='"), "\(syntax.stderr)")
+    }
+
+    @Test func microbenchmarkPrintsRaysFormatForASubset() throws {
+        let result = try runRay(["microbenchmark", "--num-cpus", "2", "--warmup", "0.05", "--round", "0.05"],
+                                environment: ["TESTS_TO_RUN": "1:1 actor calls", "TESTS_TO_SKIP": "client:"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 3, "\(result.stdout)")
+        let names = ["1:1 actor calls sync", "1:1 actor calls async", "1:1 actor calls concurrent"]
+        for (line, name) in zip(lines, names) {
+            #expect(line.wholeMatch(of: /(.+) per second ([0-9]+\.[0-9]{1,2}) \+- ([0-9]+\.[0-9]{1,2})/)?.1 == Substring(name), "\(line)")
+        }
+        let skipped = try runRay(["microbenchmark", "--warmup", "0.05", "--round", "0.05"], environment: ["TESTS_TO_RUN": "client: get"])
+        #expect(skipped.stdout == "client: get calls per second n/a (there is no Ray Client proxy: a driver attaches to a cluster directly)\n")
+        let bad = try runRay(["microbenchmark", "--round", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("--warmup and --round must be positive"))
     }
 
     @Test func versionHelpAndBadOptions() throws {

@@ -96,6 +96,8 @@ struct RuntimeTests {
     #expect(StdlibSources.rayInit + "\n" == source, "run scripts/embed-stdlib.sh")
     let repl = try String(contentsOf: root.appendingPathComponent("stdlib/ray/repl.lua"), encoding: .utf8)
     #expect(StdlibSources.rayRepl + "\n" == repl, "run scripts/embed-stdlib.sh")
+    let bench = try String(contentsOf: root.appendingPathComponent("stdlib/ray/microbenchmark.lua"), encoding: .utf8)
+    #expect(StdlibSources.rayMicrobenchmark + "\n" == bench, "run scripts/embed-stdlib.sh")
 }
 
 import Foundation
