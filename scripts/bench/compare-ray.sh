@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Ray 2.60 and ours side by side on this machine, in one run:
+#   1. `ray microbenchmark` of each (Ray's Ray Client rows are skipped: we
+#      have no counterpart), joined by row name: Ray, ours, ours/Ray;
+#   2. the same workloads in Python for Ray and in Lua for us
+#      (workloads.py / workloads.lua), answers checked equal: fib(20) with
+#      nested gets, a map-reduce word count (200,000 generated lines, 16 map
+#      chunks, top 5), put then get of a 100 MB string;
+#   3. start-up to first result (best of 3).
+# Ray is installed from PyPI into a virtualenv when missing (RAY_VENV,
+# default ~/.cache/swiftray/venv-ray). TESTS_TO_RUN / TESTS_TO_SKIP pick
+# microbenchmark rows for both, as in Ray. Output: a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+venv=${RAY_VENV:-$HOME/.cache/swiftray/venv-ray}
+if [ ! -x "$venv/bin/ray" ]; then
+    echo "installing Ray 2.60.0 into $venv ..." >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'ray==2.60.0' numpy >&2
+fi
+log=$(mktemp)
+if ! swift build -c release --product ray >"$log" 2>&1; then cat "$log" >&2; exit 1; fi
+rm -f "$log"
+ours=$PWD/.build/release/ray
+work=$(mktemp -d)
+trap '"$venv/bin/ray" stop --force >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+skip=${TESTS_TO_SKIP:-client:}
+echo "running Ray's microbenchmark (about 20 s a row) ..." >&2
+(cd "$work" && TESTS_TO_SKIP="$skip" "$venv/bin/ray" microbenchmark >ray.txt 2>ray.err) || true
+"$venv/bin/ray" stop --force >/dev/null 2>&1 || true
+echo "running ours ..." >&2
+TESTS_TO_SKIP="$skip" "$ours" microbenchmark >"$work/ours.txt"
+
+echo "running the workloads ..." >&2
+for w in fib wordcount bigobject; do
+    # Ray's log monitor may print lines of its own: keep the workload's.
+    (cd "$work" && "$venv/bin/python" "$OLDPWD/scripts/bench/workloads.py" "$w" 2>/dev/null | grep "^$w"$'\t' >"ray-$w.txt") || true
+    "$venv/bin/ray" stop --force >/dev/null 2>&1 || true
+    "$ours" scripts/bench/workloads.lua "$w" >"$work/ours-$w.txt"
+done
+best() {  # best wall time of 3 runs of a command, in seconds
+    local b=""
+    for _ in 1 2 3; do
+        local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
+        local t=$(( e - s )); if [ -z "$b" ] || [ "$t" -lt "$b" ]; then b=$t; fi
+    done
+    awk -v n="$b" 'BEGIN { printf "%.4f", n / 1e9 }'
+}
+ray_start=$(cd "$work" && best "$venv/bin/python" -c "import ray; ray.init(logging_level='ERROR'); print(ray.get(ray.remote(lambda: 1).remote()))")
+"$venv/bin/ray" stop --force >/dev/null 2>&1 || true
+ours_start=$(best "$ours" -e "print(ray.get(ray.remote(function() return 1 end).remote()))")
+
+python3 - "$work" "$ray_start" "$ours_start" <<'PY'
+import os, re, sys
+work, ray_start, ours_start = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+row = re.compile(r"^(.*) per second (\S+)(?: \+- (\S+))?(.*)$")
+def rows(path):
+    out = {}
+    for line in open(path):
+        m = row.match(line.rstrip("\n"))
+        if m: out[m.group(1)] = (m.group(2), m.group(3), m.group(4).strip())
+    return out
+ray, ours = rows(os.path.join(work, "ray.txt")), rows(os.path.join(work, "ours.txt"))
+print("| row | Ray 2.60 | ours | ours/Ray |")
+print("|---|---:|---:|---:|")
+for name in list(ours):
+    o = ours[name]
+    r = ray.get(name)
+    if o[0] == "n/a":
+        print("| %s | %s | n/a %s | — |" % (name, r[0] if r else "—", o[2]))
+        continue
+    ratio = "%.1fx" % (float(o[0]) / float(r[0])) if r and float(r[0]) > 0 else "—"
+    print("| %s | %s ± %s | %s ± %s | %s |" % (name, r[0] if r else "—", r[1] if r else "", o[0], o[1], ratio))
+print()
+print("| workload | Ray 2.60 (s) | ours (s) | Ray/ours | same answer |")
+print("|---|---:|---:|---:|---|")
+for w in ("fib", "wordcount", "bigobject"):
+    def read(prefix):
+        try:
+            name, answer, seconds = open(os.path.join(work, "%s-%s.txt" % (prefix, w))).read().strip().split("\t")
+            return answer, float(seconds)
+        except Exception:
+            return None, None
+    ra, rs = read("ray"); oa, os_ = read("ours")
+    same = "yes" if ra is not None and ra == oa else "NO (%s vs %s)" % (ra, oa)
+    speed = "%.1fx" % (rs / os_) if rs and os_ else "—"
+    print("| %s | %s | %s | %s | %s |" % (w, "%.3f" % rs if rs else "—", "%.3f" % os_ if os_ else "—", speed, same))
+print("| start-up to first result | %.3f | %.3f | %.1fx | yes |" % (ray_start, ours_start, ray_start / ours_start))
+PY
