@@ -70,7 +70,10 @@ for name in list(ours):
     if o[0] == "n/a":
         print("| %s | %s | n/a %s | — |" % (name, r[0] if r else "—", o[2]))
         continue
-    ratio = "%.1fx" % (float(o[0]) / float(r[0])) if r and float(r[0]) > 0 else "—"
+    ratio = "—"
+    if r and float(r[0]) > 0:
+        x = float(o[0]) / float(r[0])
+        ratio = ("%.1fx" if x >= 1 else "%.2fx") % x
     print("| %s | %s ± %s | %s ± %s | %s |" % (name, r[0] if r else "—", r[1] if r else "", o[0], o[1], ratio))
 print()
 print("| workload | Ray 2.60 (s) | ours (s) | Ray/ours | same answer |")
@@ -84,7 +87,7 @@ for w in ("fib", "wordcount", "bigobject"):
             return None, None
     ra, rs = read("ray"); oa, os_ = read("ours")
     same = "yes" if ra is not None and ra == oa else "NO (%s vs %s)" % (ra, oa)
-    speed = "%.1fx" % (rs / os_) if rs and os_ else "—"
+    speed = (("%.1fx" if rs / os_ >= 1 else "%.2fx") % (rs / os_)) if rs and os_ else "—"
     print("| %s | %s | %s | %s | %s |" % (w, "%.3f" % rs if rs else "—", "%.3f" % os_ if os_ else "—", speed, same))
 print("| start-up to first result | %.3f | %.3f | %.1fx | yes |" % (ray_start, ours_start, ray_start / ours_start))
 PY
