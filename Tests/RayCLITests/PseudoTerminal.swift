@@ -22,7 +22,7 @@ final class PseudoTerminal {
         master = cpty_open(&name, name.count)
         guard master >= 0 else { throw POSIXError(.ENOTTY) }
         consumed = transcript.startIndex
-        let slave = String(cString: name)
+        let slave = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
