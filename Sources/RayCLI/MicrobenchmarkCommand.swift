@@ -14,8 +14,7 @@ struct MicrobenchmarkCommand: ParsableCommand {
             TESTS_TO_SKIP to skip those that do (as in Ray).
             """)
 
-    @Option(name: .customLong("num-cpus"), help: "CPUs the runtime offers to tasks (default: the machine's cores).")
-    var numCPUs: Double?
+    @OptionGroup var options: RuntimeOptions
 
     @Option(help: "Seconds of warm-up per row (Ray: 1).")
     var warmup: Double = 1
@@ -24,15 +23,12 @@ struct MicrobenchmarkCommand: ParsableCommand {
     var round: Double = 2
 
     func validate() throws {
-        if let numCPUs, !(numCPUs > 0) || numCPUs > 1024 {
-            throw ValidationError("--num-cpus must be a number of CPUs between 1 and 1024, got \(numCPUs)")
-        }
         guard warmup > 0, round > 0 else { throw ValidationError("--warmup and --round must be positive") }
     }
 
     func run() throws {
         var settings = RuntimeSettings()
-        if let numCPUs { settings.numCPUs = numCPUs }
+        if let numCPUs = options.numCPUs { settings.numCPUs = numCPUs }
         let runtime = try Runtime(settings: settings)
         defer { runtime.shutdown() }
         let driver = try RayLuaState(driverOf: runtime)

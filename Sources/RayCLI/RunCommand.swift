@@ -10,20 +10,13 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run a Lua script with `ray` loaded and the runtime started.")
 
-    @Option(name: .customLong("num-cpus"), help: "CPUs the runtime offers to tasks (default: the machine's cores).")
-    var numCPUs: Double?
+    @OptionGroup var options: RuntimeOptions
 
     @Option(name: .customShort("e"), help: "Run CODE instead of a script file.")
     var code: String?
 
     @Argument(parsing: .captureForPassthrough, help: "The script (\"-\" for standard input) and its arguments.")
     var script: [String] = []
-
-    func validate() throws {
-        if let numCPUs, !(numCPUs > 0) || numCPUs > 1024 {
-            throw ValidationError("--num-cpus must be a number of CPUs between 1 and 1024, got \(numCPUs)")
-        }
-    }
 
     func run() throws {
         let source: ScriptSource
@@ -34,12 +27,12 @@ struct RunCommand: ParsableCommand {
         } else if isatty(STDIN_FILENO) == 0 || script.first == "-" {
             source = .standardInput
         } else {
-            let status = Repl(numCPUs: numCPUs).run()  // a terminal, and nothing to run
+            let status = Repl(numCPUs: options.numCPUs).run()  // a terminal, and nothing to run
             if status != 0 { throw ExitCode(status) }
             return
         }
         let arguments = code == nil ? Array(script.dropFirst()) : script
-        let status = ScriptRunner(numCPUs: numCPUs).run(source, arguments: arguments)
+        let status = ScriptRunner(numCPUs: options.numCPUs).run(source, arguments: arguments)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -6,17 +6,10 @@ struct ReplCommand: ParsableCommand {
         commandName: "repl",
         abstract: "Start an interactive session with the runtime up and `ray` loaded.")
 
-    @Option(name: .customLong("num-cpus"), help: "CPUs the runtime offers to tasks (default: the machine's cores).")
-    var numCPUs: Double?
-
-    func validate() throws {
-        if let numCPUs, !(numCPUs > 0) || numCPUs > 1024 {
-            throw ValidationError("--num-cpus must be a number of CPUs between 1 and 1024, got \(numCPUs)")
-        }
-    }
+    @OptionGroup var options: RuntimeOptions
 
     func run() throws {
-        let status = Repl(numCPUs: numCPUs).run()
+        let status = Repl(numCPUs: options.numCPUs).run()
         if status != 0 { throw ExitCode(status) }
     }
 }
