@@ -122,8 +122,7 @@ final class ActorDirectory: Sendable {
     /// `init` of incarnation `creation` raised: the actor dies (a failed
     /// init is not restarted, as in Ray).
     func initFailed(_ id: ActorID, creation: TaskID, cause: String) {
-        let current = actors.withLock { $0.byID[id]?.creation.id == creation }
-        if current { die(id, reason: "its init failed", cause: cause) }
+        die(id, reason: "its init failed", cause: cause, incarnation: creation)
     }
 
     /// `ray.kill`: the actor's running calls are interrupted and its
@@ -132,18 +131,13 @@ final class ActorDirectory: Sendable {
     /// calls wait for it, and interrupted calls with `max_task_retries` left
     /// run again on it. Otherwise the actor dies.
     func kill(_ id: ActorID, noRestart: Bool) {
-        let restart: Bool? = actors.withLock { table in
-            guard let actor = table.byID[id], actor.death == nil else { return nil }
+        enum Outcome { case gone, dies, restarts(old: Actor, next: TaskSpec, retries: Int) }
+        // Decided and applied under one lock: two concurrent restarting
+        // kills cannot both pass the max_restarts check.
+        let outcome: Outcome = actors.withLock { table in
+            guard var actor = table.byID[id], actor.death == nil else { return .gone }
             let limit = actor.options.maxRestarts
-            return !noRestart && (limit < 0 || actor.restarts < limit)
-        }
-        guard let restart else { return }
-        guard restart else {
-            die(id, reason: "it was killed by ray.kill")
-            return
-        }
-        let (old, next, retries): (Actor?, TaskSpec?, Int) = actors.withLock { table in
-            guard var actor = table.byID[id], actor.death == nil else { return (nil, nil, 0) }
+            guard !noRestart && (limit < 0 || actor.restarts < limit) else { return .dies }
             let old = actor
             actor.restarts += 1
             actor.creation = actor.creation.rerun(as: TaskID.next())
@@ -153,9 +147,12 @@ final class ActorDirectory: Sendable {
             actor.waitingForArguments = false
             actor.heldCPUs = 0
             table.byID[id] = actor
-            return (old, actor.creation, actor.options.maxTaskRetries)
+            return .restarts(old: old, next: actor.creation, retries: actor.options.maxTaskRetries)
         }
-        guard let old, let next else { return }
+        guard case .restarts(let old, let next, let retries) = outcome else {
+            if case .dies = outcome { die(id, reason: "it was killed by ray.kill") }
+            return
+        }
         end(old) { attempt in .actorDied(retry: retries < 0 || attempt < retries) }
         // The new incarnation's creation holds its own references to the arguments.
         for ref in next.argumentRefs { runtime.store.addReference(ref) }
@@ -163,10 +160,12 @@ final class ActorDirectory: Sendable {
     }
 
     /// The actor is gone for good: queued and future calls fail with
-    /// ActorDiedError (`reason`), running ones are interrupted.
-    private func die(_ id: ActorID, reason: String, cause: String? = nil) {
+    /// ActorDiedError (`reason`), running ones are interrupted. With
+    /// `incarnation`, only if that creation is still the current one.
+    private func die(_ id: ActorID, reason: String, cause: String? = nil, incarnation: TaskID? = nil) {
         let old: Actor? = actors.withLock { table in
-            guard var actor = table.byID[id], actor.death == nil else { return nil }
+            guard var actor = table.byID[id], actor.death == nil,
+                  incarnation == nil || actor.creation.id == incarnation else { return nil }
             let old = actor
             var fields = [("type", "ActorDiedError"), ("message", "\(actor.label) died: \(reason)")]
             if let cause { fields.append(("cause", cause)) }
