@@ -10,20 +10,27 @@ enum { T_NIL = 0x00, T_FALSE = 0x01, T_TRUE = 0x02, T_INT = 0x03, T_FLOAT = 0x04
 int clua_buf_grow(clua_Buf *b, size_t extra) {
     size_t need = b->len + extra;
     if (need < b->len) { b->failed = 1; return 0; }
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) {
-        if (cap > ((size_t)-1) / 2) { cap = need; break; }
-        cap *= 2;
+    size_t cap = b->cap > ((size_t)-1) / 2 ? need : 2 * b->cap;  /* doubling, at least 64 */
+    if (cap < 64) cap = 64;
+    if (cap < need) cap = need;  /* one big reserve (a long string) takes just what it needs */
+    unsigned char *p;
+    if (cap < CLUA_BIG_THRESHOLD) {
+        p = realloc(b->data, cap);
+        if (!p) { b->failed = 1; return 0; }
+    } else {
+        p = clua_big_alloc(cap);
+        if (!p) { b->failed = 1; return 0; }
+        cap = clua_big_capacity(p);
+        if (b->data) memcpy(p, b->data, b->len);
+        if (b->cap >= CLUA_BIG_THRESHOLD) clua_big_free(b->data); else free(b->data);
     }
-    unsigned char *p = realloc(b->data, cap);
-    if (!p) { b->failed = 1; return 0; }
     b->data = p;
     b->cap = cap;
     return 1;
 }
 
 void clua_buf_free(clua_Buf *b) {
-    free(b->data);
+    if (b->cap >= CLUA_BIG_THRESHOLD) clua_big_free(b->data); else free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
     b->failed = 0;

@@ -43,12 +43,18 @@ public final class LuaCodec {
         state.preconditionOwned()
         precondition(count >= 0 && (count == 0 || state.top >= state.absoluteIndex(index) + count - 1),
                      "encode: stack holds fewer than \(count) values from \(index)")
-        return try encoder.encode(first: state.absoluteIndex(index), count: count, label: label, single: false)
+        return try encoder.encode(first: state.absoluteIndex(index), count: count, label: label, single: false).array
     }
 
     /// Encodes the single value at `index` as a message of one value; errors
     /// are rooted at `label` (e.g. `value is a coroutine`). The stack is unchanged.
     public func encode(valueAt index: Int32, label: String = "value") throws(LuaCodecError) -> [UInt8] {
+        try encodeMessage(valueAt: index, label: label).array
+    }
+
+    /// Encodes like `encode(valueAt:label:)`; a large message stays in the
+    /// block it was written to instead of being copied into an array.
+    public func encodeMessage(valueAt index: Int32, label: String = "value") throws(LuaCodecError) -> EncodedMessage {
         state.preconditionOwned()
         return try encoder.encode(first: state.absoluteIndex(index), count: 1, label: label, single: true)
     }

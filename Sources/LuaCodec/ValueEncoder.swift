@@ -79,7 +79,7 @@ struct ValueEncoder {
     /// Encodes `count` values starting at absolute index `first` as one message;
     /// errors are rooted at `"<label> <n>"`, or at `label` itself for a
     /// `single` value. The stack is left as it was.
-    mutating func encode(first: Int32, count: Int32, label: String, single: Bool) throws(LuaCodecError) -> [UInt8] {
+    mutating func encode(first: Int32, count: Int32, label: String, single: Bool) throws(LuaCodecError) -> EncodedMessage {
         let base = lua_gettop(L)
         defer {
             lua_settop(L, base)
@@ -110,9 +110,13 @@ struct ValueEncoder {
             clua_buf_free(buffer)
             throw LuaCodecError(.limitExceeded, "could not be encoded: out of memory")
         }
-        let bytes = [UInt8](UnsafeRawBufferPointer(start: buffer.pointee.data, count: buffer.pointee.len))
-        if buffer.pointee.cap > 1 << 22 { clua_buf_free(buffer) }  // don't hold on to a big message
-        return bytes
+        if buffer.pointee.cap >= CLUA_BIG_THRESHOLD {
+            // A large message keeps the block it was written to: no copy.
+            let block = LargeBlock(adopting: buffer.pointee.data, count: buffer.pointee.len)
+            buffer.pointee = clua_Buf(data: nil, len: 0, cap: 0, failed: 0)
+            return .block(block)
+        }
+        return .array([UInt8](UnsafeRawBufferPointer(start: buffer.pointee.data, count: buffer.pointee.len)))
     }
 
     private mutating func resetScratch() {

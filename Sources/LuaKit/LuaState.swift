@@ -32,6 +32,9 @@ public final class LuaState {
         guard let L = luaL_newstate() else {
             fatalError("luaL_newstate failed: out of memory")
         }
+        // Large blocks (big strings) come from a cache of mappings that are
+        // already faulted in; see clua_bigmem.c.
+        lua_setallocf(L, clua_alloc, nil)
         pointer = L
         owner.store(pthread_self(), ordering: .relaxed)
         if openStandardLibraries { luaL_openlibs(L) }

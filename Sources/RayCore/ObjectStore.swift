@@ -4,14 +4,18 @@ import Dispatch
 /// whether that value is an error raised by the task that made it, and the
 /// objects it refers to, which stay alive as long as it does.
 public struct StoredObject: Sendable {
-    public var bytes: [UInt8]
+    public var bytes: ObjectBytes
     public var isError: Bool
     public var contained: [ObjectID]
 
-    public init(bytes: [UInt8], isError: Bool = false, contained: [ObjectID] = []) {
+    public init(bytes: ObjectBytes, isError: Bool = false, contained: [ObjectID] = []) {
         self.bytes = bytes
         self.isError = isError
         self.contained = contained
+    }
+
+    public init(bytes: [UInt8], isError: Bool = false, contained: [ObjectID] = []) {
+        self.init(bytes: ObjectBytes(bytes), isError: isError, contained: contained)
     }
 }
 

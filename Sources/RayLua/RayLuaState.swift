@@ -124,7 +124,7 @@ public final class RayLuaState {
     /// The `message` field of an error object, for other errors that cite it.
     func messageOf(_ object: StoredObject) throws -> String {
         let L = state.pointer
-        try codec.decode(object.bytes)
+        try decode(object)
         defer { clua_pop(L, 1) }
         guard lua_type(L, -1) == LUA_TTABLE else { return state.describe(at: -1) }
         lua_getfield(L, -1, "message")
@@ -145,16 +145,24 @@ public final class RayLuaState {
     /// ObjectRefs inside it.
     func makeObject(valueAt index: Int32, label: String, isError: Bool = false) throws(LuaCodecError) -> StoredObject {
         collectedRefs.removeAll(keepingCapacity: true)
-        let bytes = try codec.encode(valueAt: index, label: label)
+        let bytes = switch try codec.encodeMessage(valueAt: index, label: label) {
+        case .array(let array): ObjectBytes(array)
+        case .block(let block): ObjectBytes(block.bytes, owner: block)
+        }
         for id in collectedRefs { runtime.store.addReference(id) }
         return StoredObject(bytes: bytes, isError: isError, contained: collectedRefs)
+    }
+
+    /// Decodes a stored object's value onto the main stack. [-0, +1]
+    private func decode(_ object: StoredObject) throws(LuaCodecError) {
+        try object.bytes.withUnsafeBytes { (bytes) throws(LuaCodecError) in _ = try codec.decode(bytes) }
     }
 
     /// Pushes the value of a stored object onto `L` (an error object gets
     /// the error metatable). [-0, +1]
     func push(_ object: StoredObject, on L: OpaquePointer) throws(LuaCodecError) {
         let main = state.pointer
-        try codec.decode(object.bytes)
+        try decode(object)
         if object.isError && errorMetatable != LUA_NOREF && lua_type(main, -1) == LUA_TTABLE {
             lua_rawgeti(main, CLUA_REGISTRYINDEX, lua_Integer(errorMetatable))
             lua_setmetatable(main, -2)

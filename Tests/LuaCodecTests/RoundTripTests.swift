@@ -1,3 +1,5 @@
+import CLua
+import CLuaShims
 import LuaKit
 import Testing
 @testable import LuaCodec
@@ -391,4 +393,34 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
     let node = Node()
     try node.receive(bytes)
     try node.run("assert(received[1].type == 'ActorDiedError' and #received[1].message == 200)")
+}
+
+@Suite("Large messages stay in the block they were written to")
+struct LargeMessageTests {
+    @Test func aLargeStringIsEncodedIntoABlockAndDecodesBack() throws {
+        let sender = Node()
+        try sender.run("big = string.rep('abcdefgh', 1 << 18) .. 'end'")  // 2 MiB + 3
+        lua_getglobal(sender.state.pointer, "big")
+        let message = try sender.codec.encodeMessage(valueAt: -1)
+        clua_pop(sender.state.pointer, 1)
+        guard case .block(let block) = message else {
+            Issue.record("a 2 MiB message should be a large block")
+            return
+        }
+        #expect(block.bytes.count > 2 << 20)
+        let receiver = Node()
+        try receiver.receive(message.array)
+        try receiver.run("assert(#received[1] == (1 << 21) + 3 and received[1]:sub(-5) == 'ghend')")
+    }
+
+    @Test func aSmallValueStaysAnArray() throws {
+        let node = Node()
+        try node.run("small = { 1, 2, 3 }")
+        lua_getglobal(node.state.pointer, "small")
+        defer { clua_pop(node.state.pointer, 1) }
+        guard case .array = try node.codec.encodeMessage(valueAt: -1) else {
+            Issue.record("a small message should be an array")
+            return
+        }
+    }
 }

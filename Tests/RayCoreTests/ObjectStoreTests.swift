@@ -20,8 +20,8 @@ struct ObjectStoreTests {
     @Test func putThenGet() {
         let store = ObjectStore()
         let id = store.put(object(7))
-        #expect(store.object(id)?.bytes == [7])
-        #expect(store.wait(id, timeout: 1)?.bytes == [7])
+        #expect(store.object(id)?.bytes.array == [7])
+        #expect(store.wait(id, timeout: 1)?.bytes.array == [7])
     }
 
     @Test func waitersRunWhenTheObjectArrives() {
@@ -29,11 +29,11 @@ struct ObjectStoreTests {
         let id = ObjectID.next()
         store.expect(id)
         let seen = Mutex<[UInt8]>([])
-        #expect(store.whenReady(id) { o in seen.withLock { $0 += o.bytes } })
+        #expect(store.whenReady(id) { o in seen.withLock { $0 += o.bytes.array } })
         #expect(seen.withLock { $0 }.isEmpty)
         store.fulfill(id, with: object(3))
         #expect(seen.withLock { $0 } == [3])
-        store.whenReady(id) { o in seen.withLock { $0 += o.bytes } }
+        store.whenReady(id) { o in seen.withLock { $0 += o.bytes.array } }
         #expect(seen.withLock { $0 } == [3, 3], "a ready object calls back at once")
     }
 
@@ -77,5 +77,27 @@ struct ObjectStoreTests {
         store.fulfill(id, with: object(2, contains: [inner]))
         #expect(!store.contains(id))
         #expect(!store.contains(inner), "what the dropped result contained is released")
+    }
+}
+
+@Suite("ObjectBytes")
+struct ObjectBytesTests {
+    final class Owner: @unchecked Sendable {  // immutable after init
+        let pointer: UnsafeMutableRawBufferPointer
+        init(_ bytes: [UInt8]) {
+            pointer = .allocate(byteCount: bytes.count, alignment: 8)
+            pointer.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
+        }
+        deinit { pointer.deallocate() }
+    }
+
+    @Test func ownedMemoryReadsLikeAnArray() {
+        let owner = Owner([1, 2, 3, 4])
+        let bytes = ObjectBytes(UnsafeRawBufferPointer(owner.pointer), owner: owner)
+        #expect(bytes.count == 4)
+        #expect(bytes.array == [1, 2, 3, 4])
+        #expect(bytes.withUnsafeBytes { $0.reduce(0, { $0 + Int($1) }) } == 10)
+        #expect(ObjectBytes([9, 8]).array == [9, 8])
+        #expect(StoredObject(bytes: bytes).bytes.count == 4)
     }
 }

@@ -125,7 +125,22 @@ int clua_sigint_take(void);
  * format is docs/codec-format.md; tags must match Sources/LuaCodec/Wire.swift.
  */
 
-/* A growable byte buffer shared by the Swift encoder and these helpers. */
+/* ---- large blocks (clua_bigmem.c) --------------------------------------
+ * Blocks of CLUA_BIG_THRESHOLD bytes or more come from mappings that are
+ * kept, once freed, in a bounded cache and reused, so big values skip the
+ * page faults and page clearing of fresh memory. */
+#define CLUA_BIG_THRESHOLD ((size_t)1 << 20)
+void *clua_big_alloc(size_t n);
+void clua_big_free(void *p);
+/* The usable size of a block from clua_big_alloc (at least what was asked). */
+size_t clua_big_capacity(const void *p);
+/* Bytes held by freed blocks kept for reuse. */
+size_t clua_big_cached(void);
+/* A lua_Alloc: the C library for small blocks, the cache for large ones. */
+void *clua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* A growable byte buffer shared by the Swift encoder and these helpers.
+ * Its data is a large block (clua_big_*) exactly when cap >= CLUA_BIG_THRESHOLD. */
 typedef struct clua_Buf {
     unsigned char *data;
     size_t len;
