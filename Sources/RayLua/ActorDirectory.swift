@@ -275,11 +275,13 @@ final class ActorDirectory: Sendable {
         let store = runtime.store
         var waitOn: ObjectID?
         let (home, calls): (Int?, [WorkItem]) = actors.withLock { table in
-            guard let actor = table.byID[id], actor.ready, actor.death == nil, let home = actor.home,
-                  actor.running.count < actor.options.maxConcurrency, !actor.queue.isEmpty else { return (nil, []) }
+            // Only scalars are read out: a copy of the Actor alive while its
+            // queue is popped below would make each pop copy the whole queue.
+            guard let (home, limit) = table.byID[id].flatMap({ actor in
+                actor.ready && actor.death == nil && !actor.queue.isEmpty ? actor.home.map { ($0, actor.options.maxConcurrency) } : nil
+            }) else { return (nil, []) }
             var calls: [WorkItem] = []
-            // Mutated in place: a copy of the Actor would copy its queue.
-            while table.byID[id]!.running.count < actor.options.maxConcurrency, let head = table.byID[id]!.queue.first {
+            while table.byID[id]!.running.count < limit, let head = table.byID[id]!.queue.first {
                 if let missing = head.topLevelRefs.first(where: { store.object($0.id) == nil }) {
                     if !table.byID[id]!.waitingForArguments {
                         table.byID[id]!.waitingForArguments = true

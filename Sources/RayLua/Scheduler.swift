@@ -1,3 +1,4 @@
+import CLuaShims
 import Foundation
 import RayCore
 import Synchronization
@@ -89,6 +90,10 @@ final class Scheduler: @unchecked Sendable {
     private var freeSlots: [Int] = []
     /// Workers that take runnable tasks and sleep now.
     private var idleTakers: [Int] = []
+    /// Task-taking workers spinning in `next`: each looks at the queue again
+    /// when its spin ends, so a task they can take wakes no sleeper (a
+    /// wasted wake-up per task, when the sleeper found the task gone).
+    private var spinningTakers = 0
     private var runnable: [TaskSpec] = []
     private var available: Double
     private var stopping = false
@@ -140,7 +145,8 @@ final class Scheduler: @unchecked Sendable {
 
     /// Wakes one sleeping task-taking worker if a runnable task fits. Lock held.
     private func wakeOneForRunnable() {
-        guard let sleeper = idleTakers.last, let slot = slots[sleeper], firstFittingTask() != nil else { return }
+        guard runnable.count > spinningTakers, let sleeper = idleTakers.last, let slot = slots[sleeper],
+              firstFittingTask() != nil else { return }
         wake(slot, sleeper)
     }
 
@@ -273,9 +279,11 @@ final class Scheduler: @unchecked Sendable {
                 // taken without the cost of a wake-up on either side.
                 spun = true
                 let seen = changes.load(ordering: .acquiring)
+                if slot.takesTasks { spinningTakers += 1 }
                 pthread_mutex_unlock(mutex)
                 _ = Scheduler.spin(until: { self.changes.load(ordering: .acquiring) != seen })
                 pthread_mutex_lock(mutex)
+                if slot.takesTasks { spinningTakers -= 1 }
                 continue  // look again: work queued after the spin's last look woke nobody
             }
             if leaveWhenIdle && (slot.role != .extra || extras > blocked) {
@@ -301,9 +309,13 @@ final class Scheduler: @unchecked Sendable {
         var polls = 0
         while !condition() {
             polls += 1
+            clua_cpu_relax()
             if polls % 64 == 0 {
                 if clock.now >= deadline { return false }
-                sched_yield()  // let a thread that would produce the work run
+                // Now and then let a thread that would produce the work run
+                // (threads can outnumber cores); a yield per poll made the
+                // spinners spend a quarter of all time in sched_yield.
+                if polls % 1024 == 0 { sched_yield() }
             }
         }
         return true

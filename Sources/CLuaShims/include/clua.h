@@ -224,4 +224,13 @@ int clua_get_pairs(lua_State *L, int t, const unsigned char *data, size_t size, 
  * whatever stack size the calling thread has. */
 size_t clua_stack_room(void);
 
+/* A spin-wait hint to the CPU (x86 PAUSE, ARM YIELD): no system call. */
+static inline void clua_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif
