@@ -28,7 +28,10 @@ final class ActorDirectory: Sendable {
         var lifetimeCPUs: Double = 0
     }
 
-    struct Actor {
+    /// One actor's record. A class: its queue and running set are changed
+    /// in place under the directory's lock (as a struct, every read through
+    /// the dictionary copied the whole record, a third of a call's cost).
+    final class Actor {
         let options: Options
         let className: String
         let methods: [String]
@@ -50,7 +53,27 @@ final class ActorDirectory: Sendable {
         /// directory holds them while the actor lives, for every incarnation.
         var classRefs: [ObjectID] = []
 
+        init(options: Options, className: String, methods: [String], creation: TaskSpec) {
+            self.options = options
+            self.className = className
+            self.methods = methods
+            self.creation = creation
+        }
+
         var label: String { "actor \(options.name.map { "'\($0)'" } ?? className) (\(creation.actorID?.hex ?? "?"))" }
+
+        /// What ending the current incarnation needs, taken before it changes.
+        var incarnation: Incarnation {
+            Incarnation(creation: creation, running: running, home: home, heldCPUs: heldCPUs)
+        }
+    }
+
+    /// A snapshot of an incarnation, for `end` outside the lock.
+    struct Incarnation {
+        let creation: TaskSpec
+        let running: [TaskID: Int]
+        let home: Int?
+        let heldCPUs: Double
     }
 
     private struct NameKey: Hashable {
@@ -78,7 +101,7 @@ final class ActorDirectory: Sendable {
                 }
                 table.byName[key] = id
             }
-            var actor = Actor(options: options, className: className, methods: methods, creation: creation)
+            let actor = Actor(options: options, className: className, methods: methods, creation: creation)
             actor.classRefs = classRefs
             table.byID[id] = actor
         }
@@ -109,10 +132,9 @@ final class ActorDirectory: Sendable {
     /// then drops the instance.
     func initialized(_ id: ActorID, creation: TaskID) -> Double? {
         let held: Double? = actors.withLock { table in
-            guard var actor = table.byID[id], actor.death == nil, actor.creation.id == creation else { return nil }
+            guard let actor = table.byID[id], actor.death == nil, actor.creation.id == creation else { return nil }
             actor.ready = true
             actor.heldCPUs = actor.options.lifetimeCPUs
-            table.byID[id] = actor
             return actor.heldCPUs
         }
         if held != nil { dispatch(id) }
@@ -131,14 +153,14 @@ final class ActorDirectory: Sendable {
     /// calls wait for it, and interrupted calls with `max_task_retries` left
     /// run again on it. Otherwise the actor dies.
     func kill(_ id: ActorID, noRestart: Bool) {
-        enum Outcome { case gone, dies, restarts(old: Actor, next: TaskSpec, retries: Int) }
+        enum Outcome { case gone, dies, restarts(old: Incarnation, next: TaskSpec, retries: Int) }
         // Decided and applied under one lock: two concurrent restarting
         // kills cannot both pass the max_restarts check.
         let outcome: Outcome = actors.withLock { table in
-            guard var actor = table.byID[id], actor.death == nil else { return .gone }
+            guard let actor = table.byID[id], actor.death == nil else { return .gone }
             let limit = actor.options.maxRestarts
             guard !noRestart && (limit < 0 || actor.restarts < limit) else { return .dies }
-            let old = actor
+            let old = actor.incarnation
             actor.restarts += 1
             actor.creation = actor.creation.rerun(as: TaskID.next())
             actor.home = nil
@@ -146,7 +168,6 @@ final class ActorDirectory: Sendable {
             actor.running = [:]
             actor.waitingForArguments = false
             actor.heldCPUs = 0
-            table.byID[id] = actor
             return .restarts(old: old, next: actor.creation, retries: actor.options.maxTaskRetries)
         }
         guard case .restarts(let old, let next, let retries) = outcome else {
@@ -163,10 +184,11 @@ final class ActorDirectory: Sendable {
     /// ActorDiedError (`reason`), running ones are interrupted. With
     /// `incarnation`, only if that creation is still the current one.
     private func die(_ id: ActorID, reason: String, cause: String? = nil, incarnation: TaskID? = nil) {
-        let old: Actor? = actors.withLock { table in
-            guard var actor = table.byID[id], actor.death == nil,
+        typealias Ended = (incarnation: Incarnation, queued: [TaskSpec], options: Options, classRefs: [ObjectID])
+        let old: Ended? = actors.withLock { table in
+            guard let actor = table.byID[id], actor.death == nil,
                   incarnation == nil || actor.creation.id == incarnation else { return nil }
-            let old = actor
+            let old = (actor.incarnation, Array(actor.queue.elements), actor.options, actor.classRefs)
             var fields = [("type", "ActorDiedError"), ("message", "\(actor.label) died: \(reason)")]
             if let cause { fields.append(("cause", cause)) }
             actor.death = StoredObject(bytes: LuaCodec.message(stringTable: fields), isError: true)
@@ -177,21 +199,20 @@ final class ActorDirectory: Sendable {
                 let key = NameKey(namespace: actor.options.namespace, name: name)
                 if table.byName[key] == id { table.byName[key] = nil }
             }
-            table.byID[id] = actor
             return old
         }
         guard let old, let death = actors.withLock({ $0.byID[id]?.death }) else { return }
-        end(old) { _ in .actorDied(retry: false) }
-        for call in old.queue.elements { fail(call, with: death) }
+        end(old.incarnation) { _ in .actorDied(retry: false) }
+        for call in old.queued { fail(call, with: death) }
         if old.options.maxRestarts != 0 {
-            for ref in old.creation.argumentRefs { runtime.store.removeReference(ref) }
+            for ref in old.incarnation.creation.argumentRefs { runtime.store.removeReference(ref) }
         }
         for ref in old.classRefs { runtime.store.removeReference(ref) }
     }
 
     /// Ends incarnation `old`: stops its creation (if still running) and its
     /// calls, drops its instance, and gives back the CPUs it held.
-    private func end(_ old: Actor, callStop: (_ attempt: Int) -> TaskTable.Stop) {
+    private func end(_ old: Incarnation, callStop: (_ attempt: Int) -> TaskTable.Stop) {
         let id = old.creation.actorID!
         var stops: [TaskID: TaskTable.Stop] = [old.creation.id: .actorDied(retry: false)]
         for (call, attempt) in old.running { stops[call] = callStop(attempt) }
@@ -237,12 +258,11 @@ final class ActorDirectory: Sendable {
     private func enqueue(_ call: TaskSpec, atFront: Bool) {
         guard let id = call.actorID else { return }
         let death: StoredObject? = actors.withLock { table in
-            // Mutated in place: a copy of the Actor would copy its queue.
-            guard table.byID[id] != nil else {
+            guard let actor = table.byID[id] else {
                 return StoredObject(bytes: LuaCodec.message(stringTable: [("type", "ActorDiedError"), ("message", "no actor \(id.hex) on this node")]), isError: true)
             }
-            if let death = table.byID[id]!.death { return death }
-            if atFront { table.byID[id]!.queue.prepend(call) } else { table.byID[id]!.queue.append(call) }
+            if let death = actor.death { return death }
+            if atFront { actor.queue.prepend(call) } else { actor.queue.append(call) }
             return nil
         }
         if let death { fail(call, with: death) } else { dispatch(id) }
@@ -252,10 +272,10 @@ final class ActorDirectory: Sendable {
     /// not been posted to the actor's worker); nil if it is not queued.
     func removeQueued(_ call: TaskID) -> TaskSpec? {
         let removed: TaskSpec? = actors.withLock { table in
-            for id in table.byID.keys {
-                if let spec = table.byID[id]!.queue.remove(where: { $0.id == call }) {
+            for actor in table.byID.values {
+                if let spec = actor.queue.remove(where: { $0.id == call }) {
                     // It may have been the head waiting for its arguments: look again.
-                    table.byID[id]!.waitingForArguments = false
+                    actor.waitingForArguments = false
                     return spec
                 }
             }
@@ -275,22 +295,19 @@ final class ActorDirectory: Sendable {
         let store = runtime.store
         var waitOn: ObjectID?
         let (home, calls): (Int?, [WorkItem]) = actors.withLock { table in
-            // Only scalars are read out: a copy of the Actor alive while its
-            // queue is popped below would make each pop copy the whole queue.
-            guard let (home, limit) = table.byID[id].flatMap({ actor in
-                actor.ready && actor.death == nil && !actor.queue.isEmpty ? actor.home.map { ($0, actor.options.maxConcurrency) } : nil
-            }) else { return (nil, []) }
+            guard let actor = table.byID[id], actor.ready, actor.death == nil, let home = actor.home,
+                  actor.running.count < actor.options.maxConcurrency, !actor.queue.isEmpty else { return (nil, []) }
             var calls: [WorkItem] = []
-            while table.byID[id]!.running.count < limit, let head = table.byID[id]!.queue.first {
+            while actor.running.count < actor.options.maxConcurrency, let head = actor.queue.first {
                 if let missing = head.topLevelRefs.first(where: { store.object($0.id) == nil }) {
-                    if !table.byID[id]!.waitingForArguments {
-                        table.byID[id]!.waitingForArguments = true
+                    if !actor.waitingForArguments {
+                        actor.waitingForArguments = true
                         waitOn = missing.id
                     }
                     break
                 }
-                _ = table.byID[id]!.queue.popFirst()
-                table.byID[id]!.running[head.id] = head.attempt
+                _ = actor.queue.popFirst()
+                actor.running[head.id] = head.attempt
                 calls.append(.start(head))
             }
             return (home, calls)

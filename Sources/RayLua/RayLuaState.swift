@@ -41,6 +41,11 @@ public final class RayLuaState {
         clua_extraspace(state.pointer).pointee = Unmanaged.passUnretained(self).toOpaque()
         objectRefMetatable = ObjectRefs.install(on: self)
         try loadModule()
+        // Most of what a task makes dies young (ObjectRefs, argument lists,
+        // decoded values). The incremental collector re-marked the whole
+        // state for them: 20% of the samples in actor-call rows went to
+        // lgc.c. Generational mode made those rows 1.3-2.8x faster.
+        clua_gc_generational(state.pointer)
     }
 
     deinit {

@@ -36,6 +36,8 @@ static inline int clua_gc_stop(lua_State *L) {
     return running;
 }
 static inline void clua_gc_restart(lua_State *L) { (void)lua_gc(L, LUA_GCRESTART); }
+/* Generational collection (default parameters): young objects die cheaply. */
+static inline void clua_gc_generational(lua_State *L) { (void)lua_gc(L, LUA_GCGEN, 0, 0); }
 
 /* A Swift body run in protected mode. It returns the number of results it
  * left on the stack, or -1 after pushing an error value to be raised. */
