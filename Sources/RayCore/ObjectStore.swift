@@ -77,7 +77,7 @@ public final class ObjectStore: Sendable {
 
     public func addReference(_ id: ObjectID) {
         entries.withLock { entries in
-            if entries[id] != nil { entries[id]!.references += 1 }
+            if let index = entries.index(forKey: id) { entries.values[index].references += 1 }
         }
     }
 
@@ -92,13 +92,10 @@ public final class ObjectStore: Sendable {
             let freed: [ObjectID] = entries.withLock { entries in
                 var freed: [ObjectID] = []
                 for id in pending {
-                    guard var entry = entries[id] else { continue }
-                    entry.references -= 1
-                    if entry.references > 0 {
-                        entries[id] = entry
-                    } else {
-                        entries[id] = nil
-                        if let object = entry.object { freed += object.contained }
+                    guard let index = entries.index(forKey: id) else { continue }
+                    entries.values[index].references -= 1
+                    if entries.values[index].references == 0 {
+                        if let object = entries.remove(at: index).value.object { freed += object.contained }
                     }
                 }
                 return freed
@@ -112,6 +109,24 @@ public final class ObjectStore: Sendable {
         entries.withLock { $0[id]?.object }
     }
 
+    /// The objects of `ids` that are ready (nil for the others), under one lock.
+    public func objects(_ ids: [ObjectID]) -> [StoredObject?] {
+        entries.withLock { entries in ids.map { entries[$0]?.object } }
+    }
+
+    /// The positions in `ids` of the first `limit` ready objects, in order,
+    /// under one lock; the scan stops once it has them.
+    public func readyPositions(_ ids: [ObjectID], limit: Int) -> [Int] {
+        entries.withLock { entries in
+            var ready: [Int] = []
+            for (position, id) in ids.enumerated() {
+                if ready.count == limit { break }
+                if entries[id]?.object != nil { ready.append(position) }
+            }
+            return ready
+        }
+    }
+
     /// Whether the store knows the id (ready or expected).
     public func contains(_ id: ObjectID) -> Bool {
         entries.withLock { $0[id] != nil }
@@ -123,10 +138,10 @@ public final class ObjectStore: Sendable {
     public func whenReady(_ id: ObjectID, _ callback: @escaping Callback) -> Bool {
         enum Outcome { case unknown, ready(StoredObject), registered }
         let outcome: Outcome = entries.withLock { entries in
-            guard var entry = entries[id] else { return .unknown }
-            if let object = entry.object { return .ready(object) }
-            entry.waiters.append(callback)
-            entries[id] = entry
+            guard let index = entries.index(forKey: id) else { return .unknown }
+            if let object = entries.values[index].object { return .ready(object) }
+            // In place: appending to a copy of the entry copied its waiter list.
+            entries.values[index].waiters.append(callback)
             return .registered
         }
         switch outcome {

@@ -75,7 +75,7 @@ extension Primitives {
     static let callActor: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        guard let hex = string(L, 1), let id = ActorID(hex: hex), let method = string(L, 2) else {
+        guard let id = actorID(L, 1), let method = string(L, 2) else {
             return fail(L, "actor call: expected a method of an ActorHandle (call it as handle.method.remote(...))")
         }
         let numReturns = Int(clua_tointeger(L, 3))

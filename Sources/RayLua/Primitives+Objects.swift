@@ -32,7 +32,7 @@ extension Primitives {
         }
         let timeout = lua_type(L, 2) == LUA_TNUMBER ? clua_tonumber(L, 2) : nil
         let store = ray.runtime.store
-        var objects = ids.map { store.object($0) }  // one store lookup per ref
+        var objects = store.objects(ids)  // one lock for all
         let missingIDs = ids.indices.filter { objects[$0] == nil }.map { ids[$0] }
         if let missing = missingIDs.first {
             // Wait for all of them at once: one wake-up, not one per object.
@@ -48,7 +48,7 @@ extension Primitives {
             case .timedOut:
                 return raise(L, ray, type: "GetTimeoutError", "ray.get timed out after \(format(timeout ?? 0)) s waiting for \(missing.hex)")
             case .ready:
-                for i in objects.indices where objects[i] == nil { objects[i] = store.object(ids[i]) }
+                objects = store.objects(ids)
             }
         }
         // All ready: push the values (raise the first error among them).
@@ -163,20 +163,21 @@ extension Primitives {
         let timeout = lua_type(L, 3) == LUA_TNUMBER ? clua_tonumber(L, 3) : nil
         let store = ray.runtime.store
         while true {
-            let ready = ids.indices.filter { store.object(ids[$0]) != nil }
+            // The first `wanted` ready refs in order: the scan stops there.
+            let ready = store.readyPositions(ids, limit: wanted)
             if ready.count >= wanted || timeout == 0 {
                 ray.worker?.current?.waiting = false
-                return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)
+                return pushWaitResult(L, ready, count: ids.count)
             }
-            let missing = ids.filter { store.object($0) == nil }
+            let objects = store.objects(ids)
+            let missing = ids.indices.filter { objects[$0] == nil }.map { ids[$0] }
             switch await_(L, ray, on: missing, until: .any, timeout: timeout) {
             case .yield: return CLUA_YIELD
             case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
             case .lost(let id): return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed: no reference to it remained")
             case .interrupted: return fail(L, "interrupted!")
             case .timedOut:
-                let ready = ids.indices.filter { store.object(ids[$0]) != nil }
-                return pushWaitResult(L, Array(ready.prefix(wanted)), count: ids.count)
+                return pushWaitResult(L, store.readyPositions(ids, limit: wanted), count: ids.count)
             case .ready: continue
             }
         }

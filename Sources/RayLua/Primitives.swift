@@ -58,6 +58,14 @@ enum Primitives {
         return String(decoding: UnsafeRawBufferPointer(start: chars, count: length), as: UTF8.self)
     }
 
+    /// The actor id in the hex string at `index`, parsed in place.
+    static func actorID(_ L: OpaquePointer, _ index: Int32) -> ActorID? {
+        guard lua_type(L, index) == LUA_TSTRING else { return nil }
+        var length = 0
+        guard let chars = lua_tolstring(L, index, &length) else { return nil }
+        return ActorID(hexDigits: UnsafeRawBufferPointer(start: chars, count: length))
+    }
+
     static func monotonicSeconds() -> Double {
         Double(DispatchTime.now().uptimeNanoseconds) / 1e9
     }

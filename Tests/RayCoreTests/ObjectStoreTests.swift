@@ -15,6 +15,14 @@ struct ObjectStoreTests {
         #expect(ObjectID(hex: a.hex) == a)
         #expect(a.bytes.withUnsafeBytes { ObjectID(bytes: $0) } == a)
         #expect(ObjectID(hex: "xyz") == nil)
+        let id = ObjectID(high: 0x0123_4567_89ab_cdef, low: 0xfedc_ba98_7654_3210)
+        #expect(id.hex == "0123456789abcdeffedcba9876543210")
+        #expect(ObjectID(hex: "0123456789ABCDEFFEDCBA9876543210") == id)
+        #expect(ObjectID(hex: "0123456789abcdeffedcba987654321") == nil)     // 31 digits
+        #expect(ObjectID(hex: "0123456789abcdeffedcba98765432100") == nil)   // 33
+        #expect(ObjectID(hex: "0123456789abcdeffedcba987654321g") == nil)
+        #expect(ObjectID(hex: "+123456789abcdeffedcba9876543210") == nil)
+        #expect(Set([id, ObjectID(high: id.high, low: id.low), a]).count == 2)
     }
 
     @Test func putThenGet() {
