@@ -35,7 +35,7 @@ TESTS_TO_SKIP="$skip" "$ours" microbenchmark >"$work/ours.txt"
 echo "running the workloads ..." >&2
 for w in fib wordcount bigobject; do
     # Ray's log monitor may print lines of its own: keep the workload's.
-    (cd "$work" && "$venv/bin/python" "$OLDPWD/scripts/bench/workloads.py" "$w" 2>/dev/null | grep "^$w"$'\t' >"ray-$w.txt") || true
+    (cd "$work" && "$venv/bin/python" "$OLDPWD/scripts/bench/workloads.py" "$w" 2>/dev/null | grep -E "^$w(-[a-z]+)?"$'\t' >"ray-$w.txt") || true
     "$venv/bin/ray" stop --force >/dev/null 2>&1 || true
     "$ours" scripts/bench/workloads.lua "$w" >"$work/ours-$w.txt"
 done
@@ -78,13 +78,17 @@ for name in list(ours):
 print()
 print("| workload | Ray 2.60 (s) | ours (s) | Ray/ours | same answer |")
 print("|---|---:|---:|---:|---|")
-for w in ("fib", "wordcount", "bigobject"):
+for w in ("fib", "wordcount", "wordcount-mapreduce", "bigobject"):
     def read(prefix):
+        # Each file holds "<workload>\t<answer>\t<seconds>" lines.
         try:
-            name, answer, seconds = open(os.path.join(work, "%s-%s.txt" % (prefix, w))).read().strip().split("\t")
-            return answer, float(seconds)
+            for line in open(os.path.join(work, "%s-%s.txt" % (prefix, w.split("-")[0]))):
+                name, answer, seconds = line.rstrip("\n").split("\t")
+                if name == w:
+                    return answer, float(seconds)
         except Exception:
-            return None, None
+            pass
+        return None, None
     ra, rs = read("ray"); oa, os_ = read("ours")
     same = "yes" if ra is not None and ra == oa else "NO (%s vs %s)" % (ra, oa)
     speed = (("%.1fx" if rs / os_ >= 1 else "%.2fx") % (rs / os_)) if rs and os_ else "—"
