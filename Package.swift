@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Lua 5.4 from Debian's liblua5.4-dev; pkgConfig is what makes linking reliable.
@@ -31,9 +32,19 @@ let package = Package(
         .target(name: "RayCore"),
         // The `ray` Lua module and the thread runtime: workers, tasks, ObjectRefs.
         .target(name: "RayLua", dependencies: ["RayCore", "LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
-        // The `ray` command as a library (testable): run, and later start/stop/status/REPL.
+        // The cluster: framing and messages over TCP (SwiftNIO), the head's
+        // directory, node processes (docs/cluster-protocol.md).
+        .target(name: "RayCluster", dependencies: [
+            "RayCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "RayClusterTests", dependencies: ["RayCluster"]),
+        // posix_spawn's closefrom action, for node processes started in the background.
+        .target(name: "CProcess"),
+        // The `ray` command as a library (testable): run, repl, start/stop/status, microbenchmark.
         .target(name: "RayCLI", dependencies: [
-            "RayLua", "LuaKit", "CLua", "CLuaShims", "CEditline", "CLineEdit",
+            "RayLua", "RayCluster", "CProcess", "LuaKit", "CLua", "CLuaShims", "CEditline", "CLineEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "ray", dependencies: ["RayCLI"]),

@@ -14,9 +14,11 @@ public struct RayCommand: ParsableCommand {
             ray < SCRIPT.lua              run standard input
             ray                           on a terminal: the interactive REPL (same as ray repl)
             ray microbenchmark            Ray's microbenchmark rows (TESTS_TO_RUN=... for a subset)
+            ray start --head | --address HOST:PORT, ray status, ray stop: a cluster of nodes
             """,
         version: "ray \(version) (Lua 5.4)",
-        subcommands: [RunCommand.self, ReplCommand.self, MicrobenchmarkCommand.self],
+        subcommands: [RunCommand.self, ReplCommand.self, MicrobenchmarkCommand.self,
+                      StartCommand.self, StopCommand.self, StatusCommand.self],
         defaultSubcommand: RunCommand.self
     )
 

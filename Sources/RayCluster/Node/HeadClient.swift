@@ -1,0 +1,134 @@
+import NIOCore
+import NIOPosix
+import RayCore
+
+/// A connection to the head: says hello with the token, waits for the
+/// answer, then sends messages and takes replies in order.
+final class HeadClient: Sendable {
+    let channel: Channel
+    let welcome: Message.Welcome
+    private let replies: ReplyQueue
+
+    private init(channel: Channel, welcome: Message.Welcome, replies: ReplyQueue) {
+        self.channel = channel
+        self.welcome = welcome
+        self.replies = replies
+    }
+
+    /// Connects and authenticates. Throws a `ClusterError` that says what
+    /// went wrong: no head there, or the head refused the token.
+    static func connect(to address: String, hello: Message.Hello, group: EventLoopGroup) throws -> HeadClient {
+        let (host, port) = try parseAddress(address)
+        let replies = ReplyQueue()
+        let channel: Channel
+        do {
+            channel = try ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(10))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addFraming()
+                        try channel.pipeline.syncOperations.addHandler(ReplyHandler(replies: replies))
+                    }
+                }
+                .connect(host: host, port: port).wait()
+        } catch {
+            throw ClusterError("cannot connect to the head at \(address): \(error)")
+        }
+        let answer: Message
+        do {
+            answer = try replies.request(.hello(hello), on: channel).wait()
+        } catch {
+            channel.close(promise: nil)
+            throw ClusterError("the head at \(address) closed the connection: \(error)")
+        }
+        switch answer {
+        case .welcome(let welcome):
+            return HeadClient(channel: channel, welcome: welcome, replies: replies)
+        case .refused(let reason):
+            channel.close(promise: nil)
+            throw ClusterError("the head at \(address) refused the connection: \(reason) (use the token printed by `ray start --head`: --token or RAY_TOKEN)")
+        default:
+            channel.close(promise: nil)
+            throw ClusterError("the head at \(address) answered hello with an unexpected message")
+        }
+    }
+
+    func send(_ message: Message) {
+        channel.writeAndFlush(message.frame, promise: nil)
+    }
+
+    func request(_ message: Message) throws -> Message {
+        try replies.request(message, on: channel).wait()
+    }
+
+    func close() {
+        try? channel.close().wait()
+    }
+}
+
+/// "host:port" -> parts; the host may be a bracketed IPv6 address.
+func parseAddress(_ address: String) throws -> (host: String, port: Int) {
+    guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+          (1...65535).contains(port) else {
+        throw ClusterError("bad address '\(address)': expected HOST:PORT, e.g. 127.0.0.1:6379")
+    }
+    var host = String(address[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    guard !host.isEmpty else { throw ClusterError("bad address '\(address)': no host") }
+    return (host, port)
+}
+
+/// Promises for replies, fulfilled in the order the requests were sent
+/// (the head answers each connection in order).
+private final class ReplyQueue: Sendable {
+    private let pending = Locked<[EventLoopPromise<Message>]>([])
+
+    func request(_ message: Message, on channel: Channel) -> EventLoopFuture<Message> {
+        let promise = channel.eventLoop.makePromise(of: Message.self)
+        pending.withLock { pending in
+            pending.append(promise)
+            channel.writeAndFlush(message.frame, promise: nil)  // under the lock: order matches the queue
+        }
+        return promise.futureResult
+    }
+
+    func deliver(_ message: Message) {
+        let promise = pending.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+        promise?.succeed(message)
+    }
+
+    func failAll(_ error: Error) {
+        let promises = pending.withLock { pending in
+            defer { pending = [] }
+            return pending
+        }
+        for promise in promises { promise.fail(error) }
+    }
+}
+
+private final class ReplyHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    private let replies: ReplyQueue
+
+    init(replies: ReplyQueue) { self.replies = replies }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        do {
+            replies.deliver(try Message(unwrapInboundIn(data)))
+        } catch {
+            replies.failAll(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        replies.failAll(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        replies.failAll(ClusterError("connection closed"))
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RayCore
+
+/// The head node's cluster directory and the TCP server in front of it.
+///
+/// The directory holds nodes (with their incarnations, resources and
+/// heartbeats); it is not on the path of each task. Every connection must
+/// present the cluster token in its first frame; a wrong or missing token
+/// is refused with a `refused` frame, logged, and the connection closed.
+/// A frame that is malformed closes its connection and nothing else.
+final class HeadServer: Sendable {
+    struct NodeRecord {
+        var address: String
+        var isHead: Bool
+        var incarnation: UInt64
+        var total: [String: Double]
+        var available: [String: Double]
+        var pendingTasks = 0
+        var lastSeen: Double
+        var connected: Bool
+    }
+
+    let token: String
+    let headNodeID: String
+    let heartbeatInterval: Double
+    /// A node that sent nothing for this long is reported dead.
+    var deadAfter: Double { heartbeatInterval * 5 }
+    private let nodes = Locked<[String: NodeRecord]>([:])
+    private let log: @Sendable (String) -> Void
+
+    init(token: String, headNodeID: String, heartbeatInterval: Double, log: @escaping @Sendable (String) -> Void) {
+        self.token = token
+        self.headNodeID = headNodeID
+        self.heartbeatInterval = heartbeatInterval
+        self.log = log
+    }
+
+    /// Binds the server; returns its channel (its local address has the port).
+    func bind(host: String, port: Int, group: EventLoopGroup) throws -> Channel {
+        try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addFraming()
+                    try channel.pipeline.syncOperations.addHandler(HeadConnectionHandler(head: self))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port).wait()
+    }
+
+    func register(_ hello: Message.Hello, isHead: Bool = false) {
+        nodes.withLock { nodes in
+            if let known = nodes[hello.nodeID], known.incarnation > hello.incarnation { return }  // a stale incarnation
+            nodes[hello.nodeID] = NodeRecord(address: hello.address, isHead: isHead, incarnation: hello.incarnation,
+                                             total: hello.resources, available: hello.resources,
+                                             lastSeen: Self.now(), connected: true)
+        }
+        log("node \(hello.nodeID.prefix(8)) joined from \(hello.address) with \(describe(hello.resources))")
+    }
+
+    func heartbeat(_ beat: Message.Heartbeat) {
+        nodes.withLock { nodes in
+            guard var node = nodes[beat.nodeID], node.incarnation == beat.incarnation else { return }
+            node.available = beat.available
+            node.pendingTasks = beat.pendingTasks
+            node.lastSeen = Self.now()
+            nodes[beat.nodeID] = node
+        }
+    }
+
+    func disconnected(nodeID: String, incarnation: UInt64) {
+        let left = nodes.withLock { nodes -> Bool in
+            guard nodes[nodeID]?.incarnation == incarnation else { return false }
+            nodes[nodeID]?.connected = false
+            return true
+        }
+        if left { log("node \(nodeID.prefix(8)) left") }
+    }
+
+    func status() -> [Message.NodeInfo] {
+        let now = Self.now()
+        return nodes.withLock { nodes in
+            nodes.map { id, node in
+                let alive = node.isHead || (node.connected && now - node.lastSeen < deadAfter)
+                return Message.NodeInfo(nodeID: id, address: node.address, isHead: node.isHead, alive: alive,
+                                        total: node.total, available: alive ? node.available : [:],
+                                        pendingTasks: node.pendingTasks, lastSeen: node.isHead ? 0 : now - node.lastSeen)
+            }.sorted { ($0.isHead ? 0 : 1, $0.address, $0.nodeID) < ($1.isHead ? 0 : 1, $1.address, $1.nodeID) }
+        }
+    }
+
+    func refused(_ reason: String, peer: String) {
+        log("refused a connection from \(peer): \(reason)")
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
+
+func describe(_ resources: [String: Double]) -> String {
+    resources.sorted { $0.key < $1.key }.map { "\($0.key)=\(formatAmount($0.value))" }.joined(separator: " ")
+}
+
+func formatAmount(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.2f", value)
+}
+
+/// One connection to the head: authenticates it, then serves its messages.
+private final class HeadConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = Frame
+
+    private let head: HeadServer
+    private var authenticated = false
+    private var node: (id: String, incarnation: UInt64)?
+
+    init(head: HeadServer) { self.head = head }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message: Message
+        do {
+            message = try Message(unwrapInboundIn(data))
+        } catch {
+            close(context, because: "\(error)")
+            return
+        }
+        guard authenticated else {
+            guard case .hello(let hello) = message else {
+                refuse(context, "the first message must be hello with the cluster token")
+                return
+            }
+            guard ClusterToken.matches(hello.token, head.token) else {
+                refuse(context, hello.token.isEmpty ? "no cluster token given" : "wrong cluster token")
+                return
+            }
+            authenticated = true
+            if hello.role == .node {
+                var hello = hello
+                if hello.address.isEmpty { hello.address = context.remoteAddress?.ipAddress ?? "?" }
+                head.register(hello)
+                node = (hello.nodeID, hello.incarnation)
+            }
+            let welcome = Message.welcome(.init(headNodeID: head.headNodeID, heartbeatInterval: head.heartbeatInterval))
+            context.writeAndFlush(wrapOutboundOut(welcome.frame), promise: nil)
+            return
+        }
+        switch message {
+        case .heartbeat(let beat):
+            head.heartbeat(beat)
+        case .statusRequest:
+            context.writeAndFlush(wrapOutboundOut(Message.status(head.status()).frame), promise: nil)
+        case .hello, .welcome, .refused, .status:
+            close(context, because: "unexpected message \(message.frame.kind)")
+        }
+    }
+
+    /// Says why, then closes once the frame is out.
+    private func refuse(_ context: ChannelHandlerContext, _ reason: String) {
+        head.refused(reason, peer: peer(context))
+        let closing = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(Message.refused(reason: reason).frame)).whenComplete { _ in
+            closing.value.close(promise: nil)
+        }
+    }
+
+    private func close(_ context: ChannelHandlerContext, because reason: String) {
+        head.refused(reason, peer: peer(context))
+        context.close(promise: nil)
+    }
+
+    private func peer(_ context: ChannelHandlerContext) -> String {
+        guard let address = context.remoteAddress else { return "?" }
+        return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Bad framing: this connection ends, nothing else does.
+        close(context, because: "\(error)")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let node { head.disconnected(nodeID: node.id, incarnation: node.incarnation) }
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,133 @@
+import Dispatch
+import Foundation
+import NIOCore
+import NIOPosix
+import RayCore
+
+/// How to run one node process (`ray start ... --block`).
+public struct NodeOptions: Sendable {
+    /// Head: the address to bind (127.0.0.1 unless told otherwise) and port
+    /// (0: any free one). Worker: the head's address.
+    public var isHead: Bool
+    public var host: String = "127.0.0.1"
+    public var port: Int = 6379
+    public var headAddress: String?
+    /// Resources this node offers, `CPU` included.
+    public var resources: [String: Double]
+    /// The cluster token; a head makes one when nil, a worker looks in
+    /// `RAY_TOKEN` and then the session files.
+    public var token: String?
+    public var heartbeatInterval: Double = 1
+
+    public init(isHead: Bool, resources: [String: Double]) {
+        self.isHead = isHead
+        self.resources = resources
+    }
+}
+
+/// A node process: the head's directory and server, or a worker node that
+/// joined a head and reports to it. Runs until SIGTERM or SIGINT, or, for a
+/// worker, until its head goes away; then removes its session files.
+public enum NodeProcess {
+    public static func run(_ options: NodeOptions, session: SessionFiles,
+                           ready: (_ address: String) -> Void,
+                           log: @escaping @Sendable (String) -> Void) throws {
+        try session.prepare()
+        // Signals are taken by a dispatch source, so no thread dies of them.
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let stop = DispatchSemaphore(value: 0)
+        let signals = [SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let nodeID = UniqueID.next().hex
+        let incarnation = UInt64(Date().timeIntervalSince1970 * 1e9)
+        let pid = getpid()
+
+        if options.isHead {
+            if let running = session.nodes.first(where: { $0.summary.hasPrefix("head") && kill($0.pid, 0) == 0 }) {
+                throw ClusterError("a head node already runs on this machine (pid \(running.pid), \(running.summary)); run `ray stop` first")
+            }
+            let token = options.token ?? ClusterToken.generate()
+            let head = HeadServer(token: token, headNodeID: nodeID, heartbeatInterval: options.heartbeatInterval, log: log)
+            let channel: Channel
+            do {
+                channel = try head.bind(host: options.host, port: options.port, group: group)
+            } catch {
+                throw ClusterError("cannot listen on \(options.host):\(options.port): \(error)")
+            }
+            defer { try? channel.close().wait() }
+            let address = "\(options.host.contains(":") ? "[\(options.host)]" : options.host):\(channel.localAddress?.port ?? options.port)"
+            head.register(.init(token: token, role: .node, nodeID: nodeID, incarnation: incarnation,
+                                address: address, resources: options.resources), isHead: true)
+            try session.write(token, to: session.tokenFile)
+            try session.write(address, to: session.headAddressFile)
+            try session.registerNode(pid: pid, summary: "head \(address) node \(nodeID)")
+            defer {
+                session.clearHead()
+                session.unregisterNode(pid: pid)
+            }
+            log("head node \(nodeID.prefix(8)) listening on \(address)")
+            ready(address)
+            stop.wait()
+            log("head node stopping")
+        } else {
+            guard let headAddress = options.headAddress else { throw ClusterError("a worker node needs --address HOST:PORT") }
+            _ = try parseAddress(headAddress)
+            guard let token = options.token ?? ProcessInfo.processInfo.environment["RAY_TOKEN"].flatMap({ $0.isEmpty ? nil : $0 }) ?? session.token else {
+                throw ClusterError("no cluster token: pass --token or set RAY_TOKEN to the token the head printed (on the head's machine it is found in \(session.tokenFile.path))")
+            }
+            // The address this node reaches the head from (its own, for others).
+            let hello = Message.Hello(token: token, role: .node, nodeID: nodeID, incarnation: incarnation,
+                                      address: "", resources: options.resources)
+            let client = try HeadClient.connect(to: headAddress, hello: hello, group: group)
+            defer { client.close() }
+            let resources = options.resources
+            let beat = Message.heartbeat(.init(nodeID: nodeID, incarnation: incarnation, available: resources, pendingTasks: 0))
+            let interval = TimeAmount.nanoseconds(Int64(client.welcome.heartbeatInterval * 1e9))
+            let heartbeats = client.channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                client.send(beat)
+            }
+            defer { heartbeats.cancel() }
+            let headLost = Locked(false)
+            client.channel.closeFuture.whenComplete { _ in
+                headLost.withLock { $0 = true }
+                stop.signal()
+            }
+            try session.registerNode(pid: pid, summary: "worker node \(nodeID) of \(headAddress)")
+            defer { session.unregisterNode(pid: pid) }
+            log("worker node \(nodeID.prefix(8)) joined the head at \(headAddress)")
+            ready(headAddress)
+            stop.wait()
+            if headLost.withLock({ $0 }) {
+                throw ClusterError("the head at \(headAddress) went away; this worker node stops")
+            }
+            log("worker node stopping")
+        }
+    }
+
+    /// Asks the head for every node's state (`ray status`).
+    public static func status(headAddress: String, token: String) throws -> ClusterStatus {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let hello = Message.Hello(token: token, role: .command, nodeID: UniqueID.next().hex, incarnation: 0,
+                                  address: "", resources: [:])
+        let client = try HeadClient.connect(to: headAddress, hello: hello, group: group)
+        defer { client.close() }
+        guard case .status(let nodes) = try client.request(.statusRequest) else {
+            throw ClusterError("the head at \(headAddress) answered the status request with an unexpected message")
+        }
+        return ClusterStatus(headAddress: headAddress, nodes: nodes.map {
+            ClusterStatus.Node(nodeID: $0.nodeID, address: $0.address, isHead: $0.isHead, alive: $0.alive,
+                               total: $0.total, available: $0.available, pendingTasks: $0.pendingTasks,
+                               secondsSinceHeartbeat: $0.lastSeen)
+        })
+    }
+}

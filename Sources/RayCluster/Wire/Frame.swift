@@ -1,0 +1,62 @@
+/// One unit on a cluster connection (docs/cluster-protocol.md):
+///
+///     magic "SRAY" (4) | version (1) | kind (1) | length (4, big-endian) | payload
+///
+/// `kind` names the message (`MessageKind`); the payload's layout is the
+/// message's own (`WireWriter`), with task arguments and values inside it in
+/// the value codec's format.
+struct Frame: Equatable, Sendable {
+    static let magic: [UInt8] = Array("SRAY".utf8)
+    static let version: UInt8 = 1
+    static let headerSize = 10
+    /// Larger frames are refused before their payload is read.
+    static let maxPayload = 64 << 20
+
+    var kind: UInt8
+    var payload: [UInt8]
+
+    /// The frame's bytes.
+    var bytes: [UInt8] {
+        var out = Frame.magic
+        out.reserveCapacity(Frame.headerSize + payload.count)
+        out.append(Frame.version)
+        out.append(kind)
+        let length = UInt32(payload.count)
+        out += [UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16),
+                UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
+        out += payload
+        return out
+    }
+
+    /// Reads the header at the start of `bytes`: the payload length, or nil
+    /// when fewer than `headerSize` bytes are there. Throws on a header that
+    /// is not ours, so the connection can be closed at once.
+    static func payloadLength(header bytes: some Collection<UInt8>) throws(FrameError) -> (kind: UInt8, length: Int)? {
+        guard bytes.count >= headerSize else {
+            // A wrong start is refused as soon as it shows.
+            for (byte, expected) in zip(bytes, magic) where byte != expected { throw .badMagic }
+            return nil
+        }
+        let header = Array(bytes.prefix(headerSize))
+        guard Array(header[0..<4]) == magic else { throw .badMagic }
+        guard header[4] == version else { throw .unsupportedVersion(header[4]) }
+        let length = Int(header[6]) << 24 | Int(header[7]) << 16 | Int(header[8]) << 8 | Int(header[9])
+        guard length <= maxPayload else { throw .tooLarge(length) }
+        return (header[5], length)
+    }
+}
+
+/// Why a connection's bytes were refused; the connection is then closed.
+enum FrameError: Error, Equatable, CustomStringConvertible {
+    case badMagic
+    case unsupportedVersion(UInt8)
+    case tooLarge(Int)
+
+    var description: String {
+        switch self {
+        case .badMagic: "not a SwiftRay cluster connection (bad magic)"
+        case .unsupportedVersion(let v): "cluster protocol version \(v) is not supported (this build speaks version \(Frame.version))"
+        case .tooLarge(let n): "frame of \(n) bytes exceeds the limit of \(Frame.maxPayload)"
+        }
+    }
+}

@@ -1,0 +1,129 @@
+/// The messages of the cluster protocol (docs/cluster-protocol.md). Every
+/// connection starts with `hello`, answered by `welcome` or `refused`.
+enum Message: Equatable, Sendable {
+    /// A node, driver or command introduces itself with the cluster token.
+    case hello(Hello)
+    case welcome(Welcome)
+    /// The head refused the connection; it closes it after this frame.
+    case refused(reason: String)
+    /// A node's periodic report: it is alive, and what it has free.
+    case heartbeat(Heartbeat)
+    case statusRequest
+    case status([NodeInfo])
+
+    struct Hello: Equatable, Sendable {
+        enum Role: UInt8, Sendable { case node = 1, driver = 2, command = 3 }
+        var token: String
+        var role: Role
+        var nodeID: String
+        /// Distinguishes restarts of a node with the same id: requests of
+        /// an older incarnation are ignored (node failure handling builds on it).
+        var incarnation: UInt64
+        var address: String
+        var resources: [String: Double]
+    }
+
+    struct Welcome: Equatable, Sendable {
+        var headNodeID: String
+        var heartbeatInterval: Double
+    }
+
+    struct Heartbeat: Equatable, Sendable {
+        var nodeID: String
+        var incarnation: UInt64
+        var available: [String: Double]
+        var pendingTasks: Int
+    }
+
+    struct NodeInfo: Equatable, Sendable {
+        var nodeID: String
+        var address: String
+        var isHead: Bool
+        var alive: Bool
+        var total: [String: Double]
+        var available: [String: Double]
+        var pendingTasks: Int
+        /// Seconds since the last heartbeat.
+        var lastSeen: Double
+    }
+
+    enum Kind: UInt8 {
+        case hello = 1, welcome, refused, heartbeat, statusRequest, status
+    }
+
+    var frame: Frame {
+        var w = WireWriter()
+        let kind: Kind
+        switch self {
+        case .hello(let h):
+            kind = .hello
+            w.string(h.token)
+            w.varint(UInt64(h.role.rawValue))
+            w.string(h.nodeID)
+            w.varint(h.incarnation)
+            w.string(h.address)
+            w.resources(h.resources)
+        case .welcome(let welcome):
+            kind = .welcome
+            w.string(welcome.headNodeID)
+            w.double(welcome.heartbeatInterval)
+        case .refused(let reason):
+            kind = .refused
+            w.string(reason)
+        case .heartbeat(let beat):
+            kind = .heartbeat
+            w.string(beat.nodeID)
+            w.varint(beat.incarnation)
+            w.resources(beat.available)
+            w.int(beat.pendingTasks)
+        case .statusRequest:
+            kind = .statusRequest
+        case .status(let nodes):
+            kind = .status
+            w.int(nodes.count)
+            for node in nodes {
+                w.string(node.nodeID)
+                w.string(node.address)
+                w.bool(node.isHead)
+                w.bool(node.alive)
+                w.resources(node.total)
+                w.resources(node.available)
+                w.int(node.pendingTasks)
+                w.double(node.lastSeen)
+            }
+        }
+        return Frame(kind: kind.rawValue, payload: w.bytes)
+    }
+
+    init(_ frame: Frame) throws(WireError) {
+        guard let kind = Kind(rawValue: frame.kind) else { throw .unknownKind(frame.kind) }
+        var r = WireReader(frame.payload)
+        switch kind {
+        case .hello:
+            let token = try r.string()
+            guard let role = Hello.Role(rawValue: UInt8(truncatingIfNeeded: try r.varint())) else {
+                throw .malformed("unknown role")
+            }
+            self = .hello(Hello(token: token, role: role, nodeID: try r.string(), incarnation: try r.varint(),
+                                address: try r.string(), resources: try r.resources()))
+        case .welcome:
+            self = .welcome(Welcome(headNodeID: try r.string(), heartbeatInterval: try r.double()))
+        case .refused:
+            self = .refused(reason: try r.string())
+        case .heartbeat:
+            self = .heartbeat(Heartbeat(nodeID: try r.string(), incarnation: try r.varint(),
+                                        available: try r.resources(), pendingTasks: try r.int()))
+        case .statusRequest:
+            self = .statusRequest
+        case .status:
+            var nodes: [NodeInfo] = []
+            for _ in 0..<(try r.int()) {
+                nodes.append(NodeInfo(nodeID: try r.string(), address: try r.string(), isHead: try r.bool(),
+                                      alive: try r.bool(), total: try r.resources(), available: try r.resources(),
+                                      pendingTasks: try r.int(), lastSeen: try r.double()))
+            }
+            self = .status(nodes)
+        }
+        try r.finish()
+    }
+}

@@ -1,0 +1,118 @@
+/// Writes a message payload: unsigned varints, zigzag-free (counts and
+/// sizes only), strings as a varint length and UTF-8, doubles as their
+/// IEEE bits (8 bytes, big-endian).
+struct WireWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func varint(_ value: UInt64) {
+        var n = value
+        while n >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: n) | 0x80)
+            n >>= 7
+        }
+        bytes.append(UInt8(n))
+    }
+
+    mutating func int(_ value: Int) { varint(UInt64(max(0, value))) }
+
+    mutating func string(_ text: String) {
+        let utf8 = Array(text.utf8)
+        int(utf8.count)
+        bytes += utf8
+    }
+
+    mutating func double(_ value: Double) {
+        let bits = value.bitPattern
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+    }
+
+    mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+    mutating func resources(_ table: [String: Double]) {
+        int(table.count)
+        for (name, amount) in table.sorted(by: { $0.key < $1.key }) {
+            string(name)
+            double(amount)
+        }
+    }
+}
+
+/// Reads what `WireWriter` wrote; every read is bounds-checked and throws
+/// `WireError.malformed` on bytes that do not fit.
+struct WireReader {
+    private let bytes: [UInt8]
+    private var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var isAtEnd: Bool { position == bytes.count }
+
+    mutating func varint() throws(WireError) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard position < bytes.count else { throw .malformed("truncated number at byte \(position)") }
+            let byte = bytes[position]
+            position += 1
+            guard shift < 64 else { throw .malformed("number too long at byte \(position)") }
+            value |= UInt64(byte & 0x7f) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+    }
+
+    mutating func int() throws(WireError) -> Int {
+        let value = try varint()
+        guard value <= UInt64(Int32.max) else { throw .malformed("count \(value) out of range") }
+        return Int(value)
+    }
+
+    mutating func string() throws(WireError) -> String {
+        let count = try int()
+        guard count <= bytes.count - position else { throw .malformed("string of \(count) bytes runs past the payload") }
+        defer { position += count }
+        return String(decoding: bytes[position..<(position + count)], as: UTF8.self)
+    }
+
+    mutating func double() throws(WireError) -> Double {
+        guard bytes.count - position >= 8 else { throw .malformed("truncated number at byte \(position)") }
+        var bits: UInt64 = 0
+        for _ in 0..<8 {
+            bits = bits << 8 | UInt64(bytes[position])
+            position += 1
+        }
+        return Double(bitPattern: bits)
+    }
+
+    mutating func bool() throws(WireError) -> Bool {
+        guard position < bytes.count else { throw .malformed("truncated flag at byte \(position)") }
+        defer { position += 1 }
+        return bytes[position] != 0
+    }
+
+    mutating func resources() throws(WireError) -> [String: Double] {
+        var table: [String: Double] = [:]
+        for _ in 0..<(try int()) {
+            let name = try string()
+            table[name] = try double()
+        }
+        return table
+    }
+
+    func finish() throws(WireError) {
+        guard isAtEnd else { throw .malformed("\(bytes.count - position) trailing bytes") }
+    }
+}
+
+/// A payload that does not match its message's layout.
+enum WireError: Error, Equatable, CustomStringConvertible {
+    case malformed(String)
+    case unknownKind(UInt8)
+
+    var description: String {
+        switch self {
+        case .malformed(let why): "malformed message: \(why)"
+        case .unknownKind(let kind): "unknown message kind \(kind)"
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Testing
+@testable import RayCluster
+
+@Suite("Cluster wire format: frames and messages")
+struct WireTests {
+    static let samples: [Message] = [
+        .hello(.init(token: "t0k3n", role: .node, nodeID: "abc", incarnation: 1 << 40, address: "10.0.0.2:1234",
+                     resources: ["CPU": 2, "GPU": 0.5])),
+        .hello(.init(token: "", role: .command, nodeID: "", incarnation: 0, address: "", resources: [:])),
+        .welcome(.init(headNodeID: "head", heartbeatInterval: 0.25)),
+        .refused(reason: "wrong cluster token"),
+        .heartbeat(.init(nodeID: "n1", incarnation: 7, available: ["CPU": 1.5], pendingTasks: 3)),
+        .statusRequest,
+        .status([.init(nodeID: "n1", address: "127.0.0.1:6379", isHead: true, alive: true, total: ["CPU": 2],
+                       available: ["CPU": 1], pendingTasks: 0, lastSeen: 0),
+                 .init(nodeID: "n2", address: "127.0.0.1", isHead: false, alive: false, total: ["CPU": 4, "GPU": 1],
+                       available: [:], pendingTasks: 9, lastSeen: 12.5)]),
+    ]
+
+    @Test func everyMessageRoundTrips() throws {
+        for message in Self.samples {
+            let bytes = message.frame.bytes
+            let (kind, length) = try #require(try Frame.payloadLength(header: bytes))
+            #expect(length == bytes.count - Frame.headerSize)
+            let back = try Message(Frame(kind: kind, payload: Array(bytes[Frame.headerSize...])))
+            #expect(back == message)
+        }
+    }
+
+    @Test func headerStartsWithMagicVersionKindAndLength() {
+        let bytes = Message.refused(reason: "no").frame.bytes
+        #expect(Array(bytes[0..<4]) == Array("SRAY".utf8))
+        #expect(bytes[4] == 1)
+        #expect(bytes[5] == Message.Kind.refused.rawValue)
+        #expect(Array(bytes[6..<10]) == [0, 0, 0, 3])
+    }
+
+    @Test func foreignHeadersAreRefusedAtOnce() throws {
+        #expect(throws: FrameError.badMagic) { try Frame.payloadLength(header: Array("GET / HTTP/1.1\r\n".utf8)) }
+        #expect(throws: FrameError.badMagic) { try Frame.payloadLength(header: Array("SX".utf8)) }  // before a full header
+        #expect(throws: FrameError.unsupportedVersion(9)) {
+            try Frame.payloadLength(header: Array("SRAY".utf8) + [9, 1, 0, 0, 0, 0])
+        }
+        #expect(throws: FrameError.tooLarge(0x7fff_ffff)) {
+            try Frame.payloadLength(header: Array("SRAY".utf8) + [1, 1, 0x7f, 0xff, 0xff, 0xff])
+        }
+        #expect(try Frame.payloadLength(header: Array("SRA".utf8)) == nil, "a partial header waits for more")
+    }
+
+    @Test func truncatedOrPaddedPayloadsAreErrorsNotCrashes() {
+        for message in Self.samples {
+            let frame = message.frame
+            for cut in 0..<frame.payload.count {
+                #expect(throws: WireError.self) { try Message(Frame(kind: frame.kind, payload: Array(frame.payload[..<cut]))) }
+            }
+            #expect(throws: WireError.self) { try Message(Frame(kind: frame.kind, payload: frame.payload + [0])) }
+        }
+        #expect(throws: WireError.unknownKind(200)) { try Message(Frame(kind: 200, payload: [])) }
+        // A string length far past the payload.
+        #expect(throws: WireError.self) { try Message(Frame(kind: Message.Kind.refused.rawValue, payload: [0xff, 0xff, 0x7f])) }
+    }
+
+    @Test func tokensCompareExactly() {
+        #expect(ClusterToken.matches("abc", "abc"))
+        #expect(!ClusterToken.matches("abd", "abc"))
+        #expect(!ClusterToken.matches("ab", "abc"))
+        #expect(!ClusterToken.matches("", "abc"))
+        let token = ClusterToken.generate()
+        #expect(token.count == 64 && token != ClusterToken.generate())
+    }
+
+    @Test func addressesAreParsed() throws {
+        #expect(try parseAddress("127.0.0.1:6379") == ("127.0.0.1", 6379))
+        #expect(try parseAddress("[::1]:7000") == ("::1", 7000))
+        #expect(throws: ClusterError.self) { try parseAddress("localhost") }
+        #expect(throws: ClusterError.self) { try parseAddress(":80") }
+        #expect(throws: ClusterError.self) { try parseAddress("host:99999") }
+    }
+}
