@@ -52,11 +52,11 @@ struct HeadServerTests {
                                           group: head.group)
         defer { node.close() }
         #expect(node.welcome.headNodeID == "head-node")
-        node.send(.heartbeat(.init(nodeID: "worker-1", incarnation: 1, available: ["CPU": 3, "GPU": 1], pendingTasks: 2)))
+        try node.send(.heartbeat(.init(nodeID: "worker-1", incarnation: 1, available: ["CPU": 3, "GPU": 1], pendingTasks: 2))).wait()
         let status = try HeadClient.connect(to: head.address, hello: head.hello(role: .command), group: head.group)
         defer { status.close() }
-        // Messages on one connection are handled in order, but the heartbeat
-        // came on another: ask until it shows (bounded).
+        // The heartbeat is in the head's socket buffer, but on another
+        // connection than the requests: ask until the head has read it (bounded).
         var seen: Message.NodeInfo?
         for _ in 0..<200 {
             guard case .status(let nodes) = try status.request(.statusRequest) else { break }

@@ -54,8 +54,11 @@ final class HeadClient: Sendable {
         }
     }
 
-    func send(_ message: Message) {
-        channel.writeAndFlush(message.frame, promise: nil)
+    /// Sends without waiting for a reply; the future completes once the
+    /// frame is written to the socket.
+    @discardableResult
+    func send(_ message: Message) -> EventLoopFuture<Void> {
+        channel.writeAndFlush(message.frame)
     }
 
     func request(_ message: Message) throws -> Message {
