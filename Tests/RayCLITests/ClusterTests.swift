@@ -83,6 +83,27 @@ struct ClusterTests {
         #expect(try cluster.ray(["stop"]).stdout.contains("No nodes were running"))
     }
 
+    @Test func aKilledWorkerIsReportedDeadAndTheRestGoesOn() throws {
+        let cluster = TestCluster()
+        let head = try cluster.ray(["start", "--head", "--port", "0", "--num-cpus", "1"])
+        let address = try #require(TestCluster.match(#"head node at (\S+) "#, in: head.stdout), "\(head.stderr)")
+        _ = try cluster.ray(["start", "--address", address, "--num-cpus", "2"])
+        let victim = try #require(cluster.pids.last)
+        #expect(try cluster.ray(["status"]).stdout.contains("Nodes: 2 alive, 0 dead"))
+        kill(victim, SIGKILL)
+        // The kernel closes the dead node's socket; the head sees it on its
+        // event loop. Ask until it shows, a bounded number of times.
+        var status = ""
+        for _ in 0..<100 {
+            status = try cluster.ray(["status"]).stdout
+            if status.contains("Nodes: 1 alive, 1 dead") { break }
+        }
+        #expect(status.contains("Nodes: 1 alive, 1 dead"), "\(status)")
+        #expect(status.contains(" 0/1 CPU"), "a dead node's CPUs no longer count: \(status)")
+        let stop = try cluster.ray(["stop"])
+        #expect(stop.stdout.contains("Stopped 1 node process."), "the dead node's entry is cleared: \(stop.stdout)")
+    }
+
     @Test func badStartsGiveClearErrors() throws {
         let cluster = TestCluster()
         let both = try cluster.ray(["start", "--head", "--address", "127.0.0.1:1"])
