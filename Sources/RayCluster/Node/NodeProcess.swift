@@ -29,6 +29,20 @@ public struct NodeOptions: Sendable {
 /// joined a head and reports to it. Runs until SIGTERM or SIGINT, or, for a
 /// worker, until its head goes away; then removes its session files.
 public enum NodeProcess {
+    /// What a node runner needs from `run`.
+    struct Context {
+        let options: NodeOptions
+        let session: SessionFiles
+        let group: EventLoopGroup
+        let nodeID = UniqueID.next().hex
+        /// Start time in nanoseconds: tells this process from a restarted node.
+        let incarnation = UInt64(Date().timeIntervalSince1970 * 1e9)
+        let pid = getpid()
+        /// Signalled by SIGTERM, SIGINT, or the loss of the head.
+        let stop: DispatchSemaphore
+        let log: @Sendable (String) -> Void
+    }
+
     public static func run(_ options: NodeOptions, session: SessionFiles,
                            ready: (_ address: String) -> Void,
                            log: @escaping @Sendable (String) -> Void) throws {
@@ -44,73 +58,86 @@ public enum NodeProcess {
             return source
         }
         defer { signals.forEach { $0.cancel() } }
-
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let nodeID = UniqueID.next().hex
-        let incarnation = UInt64(Date().timeIntervalSince1970 * 1e9)
-        let pid = getpid()
-
+        let context = Context(options: options, session: session, group: group, stop: stop, log: log)
         if options.isHead {
-            if let running = session.nodes.first(where: { $0.summary.hasPrefix("head") && kill($0.pid, 0) == 0 }) {
-                throw ClusterError("a head node already runs on this machine (pid \(running.pid), \(running.summary)); run `ray stop` first")
-            }
-            let token = options.token ?? ClusterToken.generate()
-            let head = HeadServer(token: token, headNodeID: nodeID, heartbeatInterval: options.heartbeatInterval, log: log)
-            let channel: Channel
-            do {
-                channel = try head.bind(host: options.host, port: options.port, group: group)
-            } catch {
-                throw ClusterError("cannot listen on \(options.host):\(options.port): \(error)")
-            }
-            defer { try? channel.close().wait() }
-            let address = "\(options.host.contains(":") ? "[\(options.host)]" : options.host):\(channel.localAddress?.port ?? options.port)"
-            head.register(.init(token: token, role: .node, nodeID: nodeID, incarnation: incarnation,
-                                address: address, resources: options.resources), isHead: true)
-            try session.write(token, to: session.tokenFile)
-            try session.write(address, to: session.headAddressFile)
-            try session.registerNode(pid: pid, summary: "head \(address) node \(nodeID)")
-            defer {
-                session.clearHead()
-                session.unregisterNode(pid: pid)
-            }
-            log("head node \(nodeID.prefix(8)) listening on \(address)")
-            ready(address)
-            stop.wait()
-            log("head node stopping")
+            try runHead(context, ready: ready)
         } else {
-            guard let headAddress = options.headAddress else { throw ClusterError("a worker node needs --address HOST:PORT") }
-            _ = try parseAddress(headAddress)
-            guard let token = options.token ?? ProcessInfo.processInfo.environment["RAY_TOKEN"].flatMap({ $0.isEmpty ? nil : $0 }) ?? session.token else {
-                throw ClusterError("no cluster token: pass --token or set RAY_TOKEN to the token the head printed (on the head's machine it is found in \(session.tokenFile.path))")
-            }
-            // The address this node reaches the head from (its own, for others).
-            let hello = Message.Hello(token: token, role: .node, nodeID: nodeID, incarnation: incarnation,
-                                      address: "", resources: options.resources)
-            let client = try HeadClient.connect(to: headAddress, hello: hello, group: group)
-            defer { client.close() }
-            let resources = options.resources
-            let beat = Message.heartbeat(.init(nodeID: nodeID, incarnation: incarnation, available: resources, pendingTasks: 0))
-            let interval = TimeAmount.nanoseconds(Int64(client.welcome.heartbeatInterval * 1e9))
-            let heartbeats = client.channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-                client.send(beat)
-            }
-            defer { heartbeats.cancel() }
-            let headLost = Locked(false)
-            client.channel.closeFuture.whenComplete { _ in
-                headLost.withLock { $0 = true }
-                stop.signal()
-            }
-            try session.registerNode(pid: pid, summary: "worker node \(nodeID) of \(headAddress)")
-            defer { session.unregisterNode(pid: pid) }
-            log("worker node \(nodeID.prefix(8)) joined the head at \(headAddress)")
-            ready(headAddress)
-            stop.wait()
-            if headLost.withLock({ $0 }) {
-                throw ClusterError("the head at \(headAddress) went away; this worker node stops")
-            }
-            log("worker node stopping")
+            try runWorker(context, ready: ready)
         }
+    }
+
+    /// The head: binds, registers itself as a node, publishes its address
+    /// and token in the session files, and serves until stopped.
+    private static func runHead(_ context: Context, ready: (String) -> Void) throws {
+        let (options, session) = (context.options, context.session)
+        if let running = session.nodes.first(where: { $0.summary.hasPrefix("head") && kill($0.pid, 0) == 0 }) {
+            throw ClusterError("a head node already runs on this machine (pid \(running.pid), \(running.summary)); run `ray stop` first")
+        }
+        let token = options.token ?? ClusterToken.generate()
+        let head = HeadServer(token: token, headNodeID: context.nodeID, heartbeatInterval: options.heartbeatInterval, log: context.log)
+        let channel: Channel
+        do {
+            channel = try head.bind(host: options.host, port: options.port, group: context.group)
+        } catch {
+            throw ClusterError("cannot listen on \(options.host):\(options.port): \(error)")
+        }
+        defer { try? channel.close().wait() }
+        let host = options.host.contains(":") ? "[\(options.host)]" : options.host
+        let address = "\(host):\(channel.localAddress?.port ?? options.port)"
+        head.register(.init(token: token, role: .node, nodeID: context.nodeID, incarnation: context.incarnation,
+                            address: address, resources: options.resources), isHead: true)
+        try session.write(token, to: session.tokenFile)
+        try session.write(address, to: session.headAddressFile)
+        try session.registerNode(pid: context.pid, summary: "head \(address) node \(context.nodeID)")
+        defer {
+            session.clearHead()
+            session.unregisterNode(pid: context.pid)
+        }
+        context.log("head node \(context.nodeID.prefix(8)) listening on \(address)")
+        ready(address)
+        context.stop.wait()
+        context.log("head node stopping")
+    }
+
+    /// A worker node: joins the head with the token and sends heartbeats
+    /// until stopped, or until the head goes away.
+    private static func runWorker(_ context: Context, ready: (String) -> Void) throws {
+        let (options, session) = (context.options, context.session)
+        guard let headAddress = options.headAddress else { throw ClusterError("a worker node needs --address HOST:PORT") }
+        _ = try parseAddress(headAddress)
+        let fromEnvironment = ProcessInfo.processInfo.environment["RAY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let token = options.token ?? fromEnvironment ?? session.token else {
+            throw ClusterError("no cluster token: pass --token or set RAY_TOKEN to the token the head printed (on the head's machine it is found in \(session.tokenFile.path))")
+        }
+        // The head records the address it sees this node connect from.
+        let hello = Message.Hello(token: token, role: .node, nodeID: context.nodeID, incarnation: context.incarnation,
+                                  address: "", resources: options.resources)
+        let client = try HeadClient.connect(to: headAddress, hello: hello, group: context.group)
+        defer { client.close() }
+        let beat = Message.heartbeat(.init(nodeID: context.nodeID, incarnation: context.incarnation,
+                                           available: options.resources, pendingTasks: 0))
+        let interval = TimeAmount.nanoseconds(Int64(client.welcome.heartbeatInterval * 1e9))
+        let heartbeats = client.channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            client.send(beat)
+        }
+        defer { heartbeats.cancel() }
+        let headLost = Locked(false)
+        let stop = context.stop
+        client.channel.closeFuture.whenComplete { _ in
+            headLost.withLock { $0 = true }
+            stop.signal()
+        }
+        try session.registerNode(pid: context.pid, summary: "worker node \(context.nodeID) of \(headAddress)")
+        defer { session.unregisterNode(pid: context.pid) }
+        context.log("worker node \(context.nodeID.prefix(8)) joined the head at \(headAddress)")
+        ready(headAddress)
+        stop.wait()
+        if headLost.withLock({ $0 }) {
+            throw ClusterError("the head at \(headAddress) went away; this worker node stops")
+        }
+        context.log("worker node stopping")
     }
 
     /// Asks the head for every node's state (`ray status`).
