@@ -40,7 +40,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "RayClusterTests", dependencies: ["RayCluster"]),
-        // posix_spawn's closefrom action, for node processes started in the background.
+        // Process helpers Swift's Glibc lacks: posix_spawn's closefrom action, waiting on a pidfd.
         .target(name: "CProcess"),
         // The `ray` command as a library (testable): run, repl, start/stop/status, microbenchmark.
         .target(name: "RayCLI", dependencies: [
@@ -60,7 +60,7 @@ let package = Package(
         // Runs the built `ray` binary on Lua scripts (Scripts/ are read from the source tree).
         // Opens pseudo-terminals for the REPL tests (Swift's Glibc lacks posix_openpt).
         .target(name: "CPty", path: "Tests/CPty"),
-        .testTarget(name: "RayCLITests", dependencies: ["ray", "CPty"], exclude: ["Scripts"]),
+        .testTarget(name: "RayCLITests", dependencies: ["ray", "CPty", "CProcess"], exclude: ["Scripts"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
         .testTarget(name: "LuaCodecTests", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
     ]

@@ -1,3 +1,4 @@
+import CProcess
 import Foundation
 import Testing
 
@@ -102,6 +103,18 @@ struct ClusterTests {
         #expect(status.contains(" 0/1 CPU"), "a dead node's CPUs no longer count: \(status)")
         let stop = try cluster.ray(["stop"])
         #expect(stop.stdout.contains("Stopped 1 node process."), "the dead node's entry is cleared: \(stop.stdout)")
+    }
+
+    @Test func aWorkerStopsWhenItsHeadGoesAway() throws {
+        let cluster = TestCluster()
+        let head = try cluster.ray(["start", "--head", "--port", "0", "--num-cpus", "1"])
+        let address = try #require(TestCluster.match(#"head node at (\S+) "#, in: head.stdout), "\(head.stderr)")
+        let headPID = try #require(cluster.pids.first)
+        _ = try cluster.ray(["start", "--address", address, "--num-cpus", "1"])
+        let worker = try #require(cluster.pids.last)
+        kill(headPID, SIGKILL)
+        #expect(cprocess_wait_exit(worker, 10_000) == 1, "the worker still runs 10 s after its head died")
+        #expect(cluster.logs.contains("the head at \(address) went away; this worker node stops"), "\(cluster.logs)")
     }
 
     @Test func badStartsGiveClearErrors() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcess
 import Foundation
 import RayCluster
 #if canImport(Glibc)
@@ -54,9 +55,14 @@ struct StopCommand: ParsableCommand {
         return state != "Z" && state != "X"
     }
 
-    /// Polls (every 20 ms) until the process is gone; false after `seconds`.
-    /// It is not our child, so there is nothing to wait on.
+    /// Waits until the process is gone; false after `seconds`. It is not our
+    /// child: the wait is on a pidfd, else (before Linux 5.3) a poll every 20 ms.
     static func waitForExit(_ pid: pid_t, seconds: Double) -> Bool {
+        switch cprocess_wait_exit(pid, Int32(seconds * 1000)) {
+        case 1: return true
+        case 0: return !isRunning(pid)
+        default: break
+        }
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if !isRunning(pid) { return true }
