@@ -146,9 +146,12 @@ void *clua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         clua_big_free(ptr);
         return small;
     }
-    if (was_big && clua_big_capacity(ptr) >= nsize) return ptr;
+    /* In place while it fits without wasting more than half of the block:
+     * Lua counts only nsize, so a shrunk giant would hide from the collector. */
+    int fits = was_big && clua_big_capacity(ptr) >= nsize;
+    if (fits && nsize >= clua_big_capacity(ptr) / 2) return ptr;
     void *big = clua_big_alloc(nsize);
-    if (!big) return NULL;
+    if (!big) return fits ? ptr : NULL;  /* a shrink that cannot move stays */
     if (ptr) {
         memcpy(big, ptr, osize < nsize ? osize : nsize);
         if (was_big) clua_big_free(ptr); else free(ptr);

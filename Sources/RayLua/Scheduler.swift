@@ -267,7 +267,12 @@ final class Scheduler: @unchecked Sendable {
         var spun = false
         while true {
             if stopping { return nil }
-            if slot.hasPinned { return slot.takePinned() }
+            if slot.hasPinned {
+                // A task queued while this worker spun woke nobody (it was
+                // counted as a taker); it now runs pinned work instead.
+                if slot.takesTasks { wakeOneForRunnable() }
+                return slot.takePinned()
+            }
             if slot.takesTasks, let index = firstFittingTask() {
                 let task = index == runnable.count - 1 ? runnable.removeLast() : runnable.remove(at: index)
                 available -= task.cpus

@@ -413,6 +413,21 @@ struct LargeMessageTests {
         try receiver.run("assert(#received[1] == (1 << 21) + 3 and received[1]:sub(-5) == 'ghend')")
     }
 
+    @Test func aFailedLargeEncodingLeavesNoBigBufferForTheNextMessage() throws {
+        let node = Node()
+        try node.run("bad = { string.rep('x', 1 << 21), coroutine.create(print) }; small = 42")
+        lua_getglobal(node.state.pointer, "bad")
+        #expect(throws: LuaCodecError.self) { try node.codec.encodeMessage(valueAt: -1) }
+        clua_pop(node.state.pointer, 1)
+        lua_getglobal(node.state.pointer, "small")
+        defer { clua_pop(node.state.pointer, 1) }
+        guard case .array(let bytes) = try node.codec.encodeMessage(valueAt: -1) else {
+            Issue.record("a small message after a failed big one was handed the big buffer")
+            return
+        }
+        #expect(bytes.count < 16)
+    }
+
     @Test func aSmallValueStaysAnArray() throws {
         let node = Node()
         try node.run("small = { 1, 2, 3 }")

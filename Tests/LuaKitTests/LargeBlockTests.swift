@@ -29,6 +29,19 @@ struct LargeBlockTests {
         clua_big_free(small)
     }
 
+    @Test func aBigBlockShrunkBelowHalfMovesToASmallerOne() throws {
+        let big = try #require(clua_alloc(nil, nil, 0, 23 << 20))
+        big.storeBytes(of: 7, as: UInt8.self)
+        let shrunk = try #require(clua_alloc(nil, big, 23 << 20, 3 << 20))
+        #expect(clua_big_capacity(shrunk) < 8 << 20, "a 3 MiB block must not keep a 23 MiB mapping")
+        #expect(shrunk.load(as: UInt8.self) == 7)
+        let same = try #require(clua_alloc(nil, shrunk, 3 << 20, (3 << 20) - 4096))
+        #expect(same == shrunk, "a small shrink stays in place")
+        let small = try #require(clua_alloc(nil, same, (3 << 20) - 4096, 100))
+        #expect(small.load(as: UInt8.self) == 7)
+        #expect(clua_alloc(nil, small, 100, 0) == nil)
+    }
+
     @Test func luaStringsCrossTheThresholdBothWays() throws {
         let state = LuaState()
         // Grows a buffer from small to large (realloc across the threshold),

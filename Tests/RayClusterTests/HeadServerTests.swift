@@ -126,3 +126,57 @@ struct HeadServerTests {
         #expect(head.server.status().first?.total == ["CPU": 8])
     }
 }
+
+/// A TCP listener that is not a head: it accepts and then stays silent, or
+/// closes at once.
+final class MuteListener {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let channel: Channel
+    var address: String { "127.0.0.1:\(channel.localAddress!.port!)" }
+
+    init(closeAtOnce: Bool) throws {
+        channel = try ServerBootstrap(group: group)
+            .childChannelInitializer { child in
+                if closeAtOnce { return child.close() }
+                return child.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+    }
+
+    deinit {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+@Suite("Head client: peers that do not answer")
+struct HeadClientTests {
+    static let hello = Message.Hello(token: "t", role: .command, nodeID: "c", incarnation: 0, address: "", resources: [:])
+
+    @Test func aSilentPeerTimesOutWithAClearError() throws {
+        let listener = try MuteListener(closeAtOnce: false)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        do {
+            _ = try HeadClient.connect(to: listener.address, hello: Self.hello, group: group, timeout: 0.3)
+            Issue.record("a peer that never answers was taken for a head")
+        } catch let error as ClusterError {
+            #expect(error.description.contains("no answer within 0.30 s"), "\(error)")
+        }
+    }
+
+    @Test func aPeerThatClosesAtOnceIsAnErrorNeverAHang() throws {
+        let listener = try MuteListener(closeAtOnce: true)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        for _ in 0..<50 {
+            // The timeout is the backstop; the close must end the wait first.
+            do {
+                _ = try HeadClient.connect(to: listener.address, hello: Self.hello, group: group, timeout: 30)
+                Issue.record("a peer that closed was taken for a head")
+            } catch let error as ClusterError {
+                #expect(!error.description.contains("no answer within"), "waited for the timeout: \(error)")
+            }
+        }
+    }
+}

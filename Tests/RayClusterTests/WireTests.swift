@@ -41,8 +41,12 @@ struct WireTests {
         #expect(throws: FrameError.unsupportedVersion(9)) {
             try Frame.payloadLength(header: Array("SRAY".utf8) + [9, 1, 0, 0, 0, 0])
         }
-        #expect(throws: FrameError.tooLarge(0x7fff_ffff)) {
+        #expect(throws: FrameError.tooLarge(0x7fff_ffff, limit: Frame.maxPayload)) {
             try Frame.payloadLength(header: Array("SRAY".utf8) + [1, 1, 0x7f, 0xff, 0xff, 0xff])
+        }
+        // Before the token is checked, a first frame may carry 64 KiB at most.
+        #expect(throws: FrameError.tooLarge(1 << 20, limit: Frame.maxFirstPayload)) {
+            try Frame.payloadLength(header: Array("SRAY".utf8) + [1, 1, 0, 0x10, 0, 0], limit: Frame.maxFirstPayload)
         }
         #expect(try Frame.payloadLength(header: Array("SRA".utf8)) == nil, "a partial header waits for more")
     }

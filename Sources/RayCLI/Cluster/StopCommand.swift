@@ -26,8 +26,8 @@ struct StopCommand: ParsableCommand {
         let ordered = nodes.filter { !$0.summary.hasPrefix("head") } + nodes.filter { $0.summary.hasPrefix("head") }
         var stopped = 0, forced = 0
         for node in ordered {
-            guard Self.isRunning(node.pid) else {
-                session.unregisterNode(pid: node.pid)  // left over from a node that died
+            guard Self.isRunning(node.pid) && SessionFiles.isNodeProcess(node.pid) else {
+                session.unregisterNode(pid: node.pid)  // left over from a node that died (its pid may be reused)
                 continue
             }
             if !force { kill(node.pid, SIGTERM) }

@@ -16,10 +16,12 @@ final class HeadClient: Sendable {
     }
 
     /// Connects and authenticates. Throws a `ClusterError` that says what
-    /// went wrong: no head there, or the head refused the token.
-    static func connect(to address: String, hello: Message.Hello, group: EventLoopGroup) throws -> HeadClient {
+    /// went wrong: no head there, no answer within `timeout` seconds (to any
+    /// request on this connection), or the head refused the token.
+    static func connect(to address: String, hello: Message.Hello, group: EventLoopGroup,
+                        timeout: Double = 10) throws -> HeadClient {
         let (host, port) = try parseAddress(address)
-        let replies = ReplyQueue()
+        let replies = ReplyQueue(timeout: timeout)
         let channel: Channel
         do {
             channel = try ClientBootstrap(group: group)
@@ -27,7 +29,7 @@ final class HeadClient: Sendable {
                 .connectTimeout(.seconds(10))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addFraming()
+                        try channel.pipeline.syncOperations.addFraming(accepting: false)
                         try channel.pipeline.syncOperations.addHandler(ReplyHandler(replies: replies))
                     }
                 }
@@ -40,7 +42,7 @@ final class HeadClient: Sendable {
             answer = try replies.request(.hello(hello), on: channel).wait()
         } catch {
             channel.close(promise: nil)
-            throw ClusterError("the head at \(address) closed the connection: \(error)")
+            throw ClusterError("no welcome from the head at \(address): \(error)")
         }
         switch answer {
         case .welcome(let welcome):
@@ -84,29 +86,53 @@ func parseAddress(_ address: String) throws -> (host: String, port: Int) {
 
 /// Promises for replies, fulfilled in the order the requests were sent
 /// (the head answers each connection in order).
+///
+/// Every promise is completed exactly once, by whoever takes it out of the
+/// queue under the lock: a reply, or the connection's end. A request that
+/// gets no answer in time closes the connection, which ends them all with
+/// the reason; so does a request made after the connection closed.
 private final class ReplyQueue: Sendable {
-    private let pending = Locked<[EventLoopPromise<Message>]>([])
+    private let timeout: Double
+    private let state = Locked<(pending: [EventLoopPromise<Message>], closed: Bool, reason: String?)>(([], false, nil))
+
+    init(timeout: Double) { self.timeout = timeout }
 
     func request(_ message: Message, on channel: Channel) -> EventLoopFuture<Message> {
         let promise = channel.eventLoop.makePromise(of: Message.self)
-        pending.withLock { pending in
-            pending.append(promise)
+        let queued = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.pending.append(promise)
             channel.writeAndFlush(message.frame, promise: nil)  // under the lock: order matches the queue
+            return true
         }
+        guard queued else {
+            promise.fail(ClusterError(state.withLock { $0.reason } ?? "connection closed"))
+            return promise.futureResult
+        }
+        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) { [self] in
+            state.withLock { $0.reason = $0.reason ?? "no answer within \(formatAmount(timeout)) s" }
+            channel.close(promise: nil)  // ends every waiting request, through `closed`
+        }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
         return promise.futureResult
     }
 
     func deliver(_ message: Message) {
-        let promise = pending.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+        let promise = state.withLock { $0.pending.isEmpty ? nil : $0.pending.removeFirst() }
         promise?.succeed(message)
     }
 
-    func failAll(_ error: Error) {
-        let promises = pending.withLock { pending in
-            defer { pending = [] }
-            return pending
+    /// The connection ended: fails what waits, and every later request.
+    func closed(_ error: Error) {
+        let (promises, reason) = state.withLock { state in
+            defer {
+                state.pending = []
+                state.closed = true
+            }
+            state.reason = state.reason ?? "\(error)"
+            return (state.pending, state.reason!)
         }
-        for promise in promises { promise.fail(error) }
+        for promise in promises { promise.fail(ClusterError(reason)) }
     }
 }
 
@@ -120,18 +146,18 @@ private final class ReplyHandler: ChannelInboundHandler {
         do {
             replies.deliver(try Message(unwrapInboundIn(data)))
         } catch {
-            replies.failAll(error)
+            replies.closed(error)
             context.close(promise: nil)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        replies.failAll(error)
+        replies.closed(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        replies.failAll(ClusterError("connection closed"))
+        replies.closed(ClusterError("connection closed"))
         context.fireChannelInactive()
     }
 }

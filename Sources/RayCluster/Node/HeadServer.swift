@@ -44,7 +44,7 @@ final class HeadServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addFraming()
+                    try channel.pipeline.syncOperations.addFraming(accepting: true)
                     try channel.pipeline.syncOperations.addHandler(HeadConnectionHandler(head: self))
                 }
             }

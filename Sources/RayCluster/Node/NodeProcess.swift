@@ -72,7 +72,7 @@ public enum NodeProcess {
     /// and token in the session files, and serves until stopped.
     private static func runHead(_ context: Context, ready: (String) -> Void) throws {
         let (options, session) = (context.options, context.session)
-        if let running = session.nodes.first(where: { $0.summary.hasPrefix("head") && kill($0.pid, 0) == 0 }) {
+        if let running = session.nodes.first(where: { $0.summary.hasPrefix("head") && SessionFiles.isNodeProcess($0.pid) }) {
             throw ClusterError("a head node already runs on this machine (pid \(running.pid), \(running.summary)); run `ray stop` first")
         }
         let token = options.token ?? ClusterToken.generate()

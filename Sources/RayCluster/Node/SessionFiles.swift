@@ -67,6 +67,15 @@ public struct SessionFiles: Sendable {
         }.sorted { $0.pid < $1.pid }
     }
 
+    /// Whether `pid` is a node process (`ray start ... --block`), not
+    /// another process that took the pid of a node that died without
+    /// removing its file.
+    public static func isNodeProcess(_ pid: pid_t) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.contains("start") && arguments.contains("--block")
+    }
+
     func clearHead() {
         try? FileManager.default.removeItem(at: headAddressFile)
         try? FileManager.default.removeItem(at: tokenFile)

@@ -11,6 +11,9 @@ struct Frame: Equatable, Sendable {
     static let headerSize = 10
     /// Larger frames are refused before their payload is read.
     static let maxPayload = 64 << 20
+    /// The limit for a connection's first frame (its `hello`), so that an
+    /// unauthenticated peer cannot make the head buffer 64 MiB.
+    static let maxFirstPayload = 64 << 10
 
     var kind: UInt8
     var payload: [UInt8]
@@ -31,7 +34,7 @@ struct Frame: Equatable, Sendable {
     /// Reads the header at the start of `bytes`: the payload length, or nil
     /// when fewer than `headerSize` bytes are there. Throws on a header that
     /// is not ours, so the connection can be closed at once.
-    static func payloadLength(header bytes: some Collection<UInt8>) throws(FrameError) -> (kind: UInt8, length: Int)? {
+    static func payloadLength(header bytes: some Collection<UInt8>, limit: Int = maxPayload) throws(FrameError) -> (kind: UInt8, length: Int)? {
         guard bytes.count >= headerSize else {
             // A wrong start is refused as soon as it shows.
             for (byte, expected) in zip(bytes, magic) where byte != expected { throw .badMagic }
@@ -41,7 +44,7 @@ struct Frame: Equatable, Sendable {
         guard Array(header[0..<4]) == magic else { throw .badMagic }
         guard header[4] == version else { throw .unsupportedVersion(header[4]) }
         let length = Int(header[6]) << 24 | Int(header[7]) << 16 | Int(header[8]) << 8 | Int(header[9])
-        guard length <= maxPayload else { throw .tooLarge(length) }
+        guard length <= limit else { throw .tooLarge(length, limit: limit) }
         return (header[5], length)
     }
 }
@@ -50,13 +53,13 @@ struct Frame: Equatable, Sendable {
 enum FrameError: Error, Equatable, CustomStringConvertible {
     case badMagic
     case unsupportedVersion(UInt8)
-    case tooLarge(Int)
+    case tooLarge(Int, limit: Int)
 
     var description: String {
         switch self {
         case .badMagic: "not a SwiftRay cluster connection (bad magic)"
         case .unsupportedVersion(let v): "cluster protocol version \(v) is not supported (this build speaks version \(Frame.version))"
-        case .tooLarge(let n): "frame of \(n) bytes exceeds the limit of \(Frame.maxPayload)"
+        case .tooLarge(let n, let limit): "frame of \(n) bytes exceeds the limit of \(limit)"
         }
     }
 }

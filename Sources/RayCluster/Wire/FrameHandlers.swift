@@ -4,11 +4,21 @@ import NIOCore
 /// error, and the connection's handler closes that connection.
 struct FrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = Frame
+    /// The payload limit of the next frame: `Frame.maxFirstPayload` for the
+    /// first frame on the accepting side, `Frame.maxPayload` afterwards.
+    private var limit: Int
+
+    init(accepting: Bool) {
+        limit = accepting ? Frame.maxFirstPayload : Frame.maxPayload
+    }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         let view = buffer.readableBytesView
-        guard let (kind, length) = try Frame.payloadLength(header: view.prefix(Frame.headerSize)) else { return .needMoreData }
+        guard let (kind, length) = try Frame.payloadLength(header: view.prefix(Frame.headerSize), limit: limit) else {
+            return .needMoreData
+        }
         guard view.count >= Frame.headerSize + length else { return .needMoreData }
+        limit = Frame.maxPayload
         buffer.moveReaderIndex(forwardBy: Frame.headerSize)
         let payload = buffer.readBytes(length: length) ?? []
         context.fireChannelRead(NIOAny(Frame(kind: kind, payload: payload)))
@@ -25,9 +35,10 @@ struct FrameEncoder: MessageToByteEncoder {
 }
 
 extension ChannelPipeline.SynchronousOperations {
-    /// The framing handlers every cluster connection starts with.
-    func addFraming() throws {
-        try addHandler(ByteToMessageHandler(FrameDecoder()))
+    /// The framing handlers every cluster connection starts with;
+    /// `accepting` on the side that accepted the connection.
+    func addFraming(accepting: Bool) throws {
+        try addHandler(ByteToMessageHandler(FrameDecoder(accepting: accepting)))
         try addHandler(MessageToByteHandler(FrameEncoder()))
     }
 }
