@@ -169,8 +169,9 @@ extension Primitives {
                 ray.worker?.current?.waiting = false
                 return pushWaitResult(L, ready, count: ids.count)
             }
-            let objects = store.objects(ids)
-            let missing = ids.indices.filter { objects[$0] == nil }.map { ids[$0] }
+            // Fewer than `wanted` ready: the scan saw every ref, so the rest are missing.
+            let readySet = Set(ready)
+            let missing = ids.indices.filter { !readySet.contains($0) }.map { ids[$0] }
             switch await_(L, ray, on: missing, until: .any, timeout: timeout) {
             case .yield: return CLUA_YIELD
             case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")

@@ -52,18 +52,20 @@ enum Primitives {
     /// The string at `index` of `L` (any thread of the state: primitives run
     /// on the caller's coroutine, whose stack is not the main one). [-0, +0]
     static func string(_ L: OpaquePointer, _ index: Int32) -> String? {
+        stringBytes(L, index).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The bytes of the string at `index`, in place (valid while it is on the stack).
+    static func stringBytes(_ L: OpaquePointer, _ index: Int32) -> UnsafeRawBufferPointer? {
         guard lua_type(L, index) == LUA_TSTRING else { return nil }
         var length = 0
         guard let chars = lua_tolstring(L, index, &length) else { return nil }
-        return String(decoding: UnsafeRawBufferPointer(start: chars, count: length), as: UTF8.self)
+        return UnsafeRawBufferPointer(start: chars, count: length)
     }
 
     /// The actor id in the hex string at `index`, parsed in place.
     static func actorID(_ L: OpaquePointer, _ index: Int32) -> ActorID? {
-        guard lua_type(L, index) == LUA_TSTRING else { return nil }
-        var length = 0
-        guard let chars = lua_tolstring(L, index, &length) else { return nil }
-        return ActorID(hexDigits: UnsafeRawBufferPointer(start: chars, count: length))
+        stringBytes(L, index).flatMap { ActorID(hexDigits: $0) }
     }
 
     static func monotonicSeconds() -> Double {

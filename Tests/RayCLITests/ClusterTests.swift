@@ -125,6 +125,8 @@ struct ClusterTests {
         #expect(json.status != 0 && json.stderr.contains("--resources must be a JSON object"))
         let cpu = try cluster.ray(["start", "--head", "--resources", #"{"CPU": 4}"#])
         #expect(cpu.status != 0 && cpu.stderr.contains("--num-cpus"))
+        let port = try cluster.ray(["start", "--head", "--port", "70000"])
+        #expect(port.status != 0 && port.stderr.contains("--port must be between 0 and 65535"), "\(port.stderr)")
         let address = try cluster.ray(["start", "--address", "nowhere"])
         #expect(address.status != 0 && address.stderr.contains("expected HOST:PORT"), "\(address.stderr)")
         // Nothing listens on port 1.

@@ -124,6 +124,7 @@ struct HeadServerTests {
         head.server.register(newer)
         head.server.register(older)
         #expect(head.server.status().first?.total == ["CPU": 8])
+        #expect(head.waitForLog("ignored a hello from an older incarnation of node n"))
     }
 }
 

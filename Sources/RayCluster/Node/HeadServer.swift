@@ -53,13 +53,18 @@ final class HeadServer: Sendable {
     }
 
     func register(_ hello: Message.Hello, isHead: Bool = false) {
-        nodes.withLock { nodes in
-            if let known = nodes[hello.nodeID], known.incarnation > hello.incarnation { return }  // a stale incarnation
+        let registered = nodes.withLock { nodes -> Bool in
+            if let known = nodes[hello.nodeID], known.incarnation > hello.incarnation { return false }
             nodes[hello.nodeID] = NodeRecord(address: hello.address, isHead: isHead, incarnation: hello.incarnation,
                                              total: hello.resources, available: hello.resources,
                                              lastSeen: Self.now(), connected: true)
+            return true
         }
-        log("node \(hello.nodeID.prefix(8)) joined from \(hello.address) with \(describe(hello.resources))")
+        if registered {
+            log("node \(hello.nodeID.prefix(8)) joined from \(hello.address) with \(describe(hello.resources))")
+        } else {
+            log("ignored a hello from an older incarnation of node \(hello.nodeID.prefix(8))")
+        }
     }
 
     func heartbeat(_ beat: Message.Heartbeat) {
