@@ -185,3 +185,7 @@ void clua_userwhere(lua_State *L, const char *internal) {
     }
     lua_pushliteral(L, "");
 }
+
+void clua_stdout_write(const char *text, size_t length) {
+    fwrite(text, 1, length, stdout);
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RayCluster
 
 /// The `ray` command: runs Lua task scripts on the embedded runtime.
 public struct RayCommand: ParsableCommand {
@@ -23,4 +24,10 @@ public struct RayCommand: ParsableCommand {
     )
 
     public init() {}
+
+    /// Runs the command with cluster support linked in (`ray.init{address = ...}`).
+    public static func mainWithCluster() {
+        DriverAttach.install()
+        main()
+    }
 }

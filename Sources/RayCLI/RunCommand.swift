@@ -12,6 +12,15 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var options: RuntimeOptions
 
+    @Option(help: "Run as a driver attached to a cluster: HOST:PORT of its head, or auto (RAY_ADDRESS, else the head started on this machine).")
+    var address: String?
+
+    func validate() throws {
+        if address != nil && options.numCPUs != nil {
+            throw ValidationError("--num-cpus cannot be given with --address: the cluster's nodes bring their own CPUs")
+        }
+    }
+
     @Option(name: .customShort("e"), help: "Run CODE instead of a script file.")
     var code: String?
 
@@ -32,7 +41,7 @@ struct RunCommand: ParsableCommand {
             return
         }
         let arguments = code == nil ? Array(script.dropFirst()) : script
-        let status = ScriptRunner(numCPUs: options.numCPUs).run(source, arguments: arguments)
+        let status = ScriptRunner(numCPUs: options.numCPUs, address: address).run(source, arguments: arguments)
         if status != 0 { throw ExitCode(status) }
     }
 }

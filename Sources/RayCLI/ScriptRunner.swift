@@ -1,6 +1,7 @@
 import CLua
 import Foundation
 import LuaKit
+import RayCluster
 import RayLua
 
 /// Where a script comes from.
@@ -16,6 +17,8 @@ enum ScriptSource {
 /// stderr and gives exit status 1.
 struct ScriptRunner {
     var numCPUs: Double?
+    /// The cluster to attach to ("HOST:PORT" or "auto"); nil: a runtime of its own.
+    var address: String?
 
     func run(_ source: ScriptSource, arguments: [String]) -> Int32 {
         let (code, chunkName, scriptName): (String, String, String)
@@ -34,6 +37,8 @@ struct ScriptRunner {
 
         var settings = RuntimeSettings()
         if let numCPUs { settings.numCPUs = numCPUs }
+        // An attached driver runs nothing itself: one idle worker thread.
+        if address != nil { settings.numCPUs = 1 }
         let runtime: Runtime
         do {
             runtime = try Runtime(settings: settings)
@@ -41,6 +46,13 @@ struct ScriptRunner {
             return report("cannot start the runtime: \(error)")
         }
         defer { runtime.shutdown() }
+        if let address {
+            do {
+                try DriverAttach.attach(runtime, to: address)
+            } catch {
+                return report("cannot join the cluster: \(error)")
+            }
+        }
         let status: Int32 = {
             let driver: RayLuaState
             do {

@@ -13,6 +13,14 @@ public struct UniqueID: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     private static let processPrefix = UInt64.random(in: 1...UInt64.max)
+
+    /// This process's random prefix: the `high` word of every id it makes.
+    /// In a cluster an object's id names its owner this way (the process
+    /// that made the id), so any node can ask the owner for it.
+    public static var localPrefix: UInt64 { processPrefix }
+
+    /// Whether this process made the id (it owns the object it names).
+    public var isLocal: Bool { high == Self.processPrefix }
     private static let counter = Atomic<UInt64>(0)
 
     /// A new identifier, never returned before by any process (with the

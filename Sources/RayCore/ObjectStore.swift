@@ -50,6 +50,20 @@ public final class ObjectStore: Sendable {
         entries.withLock { $0[id] = Entry(object: nil, references: references) }
     }
 
+    /// Makes `ids` known as expected objects with no references, unless
+    /// known already; returns the ones that were not. (Another process's
+    /// objects: a copy is fetched into this store while something here
+    /// refers to them.)
+    public func expectUnknown(_ ids: [ObjectID]) -> [ObjectID] {
+        entries.withLock { entries in
+            ids.filter { id in
+                guard entries[id] == nil else { return false }
+                entries[id] = Entry(object: nil, references: 0)
+                return true
+            }
+        }
+    }
+
     /// Stores a new object with one reference and returns its id.
     public func put(_ object: StoredObject) -> ObjectID {
         let id = ObjectID.next()

@@ -23,6 +23,10 @@ public struct TaskSpec: Sendable {
     /// One per declared return value.
     public let returnIDs: [ObjectID]
     public let cpus: Double
+    /// Custom resources the task needs (name -> amount), besides `cpus`.
+    public var resources: [String: Double] = [:]
+    /// Where the submitter wants it to run (used when it is placed).
+    public var strategy: SchedulingStrategy = .default
     /// Re-runs allowed (`max_retries`); Lua errors count only with `retryExceptions`.
     public var maxRetries: Int = 0
     public var retryExceptions = false
@@ -49,6 +53,8 @@ extension TaskSpec {
                             topLevelRefs: topLevelRefs, returnIDs: returnIDs, cpus: cpus)
         copy.maxRetries = maxRetries
         copy.retryExceptions = retryExceptions
+        copy.resources = resources
+        copy.strategy = strategy
         return copy
     }
 
@@ -59,4 +65,16 @@ extension TaskSpec {
         case .actorCreation(let id, _), .actorMethod(let id, _): id
         }
     }
+}
+
+/// The `scheduling_strategy` option: which node runs a task or hosts an actor.
+public enum SchedulingStrategy: Sendable, Equatable {
+    /// Least-loaded: stay on the local node until it is half busy, then the
+    /// least-loaded feasible node, preferring one that holds large arguments.
+    case `default`
+    /// Round-robin over the feasible nodes.
+    case spread
+    /// This node (hex id): only there (`soft` false), or there when it can
+    /// (`soft` true), else as `default`.
+    case node(String, soft: Bool)
 }

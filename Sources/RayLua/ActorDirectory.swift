@@ -14,19 +14,7 @@ import RayCore
 /// of that task names the incarnation, and a worker's report about an older
 /// one (an init that finished or failed after a restart began) is ignored.
 final class ActorDirectory: Sendable {
-    /// What `ray.remote(opts, class)` fixed for the actor's whole life.
-    struct Options: Sendable {
-        var name: String?
-        var namespace: String
-        var maxConcurrency = 1
-        /// Restarts allowed after `ray.kill(h, {no_restart = false})`; -1: unlimited.
-        var maxRestarts = 0
-        /// Re-runs of a call cut short by a restart; -1: unlimited.
-        var maxTaskRetries = 0
-        /// CPUs the actor holds while it lives (an explicit `num_cpus`, as in
-        /// Ray); 0 when it needs a CPU only to be placed.
-        var lifetimeCPUs: Double = 0
-    }
+    typealias Options = ActorOptions
 
     /// One actor's record. A class: its queue and running set are changed
     /// in place under the directory's lock (as a struct, every read through
@@ -109,6 +97,11 @@ final class ActorDirectory: Sendable {
         if options.maxRestarts != 0 {
             for ref in creation.argumentRefs { runtime.store.addReference(ref) }
         }
+    }
+
+    /// Whether this node hosts (or hosted) the actor.
+    func knows(_ id: ActorID) -> Bool {
+        actors.withLock { $0.byID[id] != nil }
     }
 
     func lookup(name: String, namespace: String) -> (id: ActorID, methods: [String])? {

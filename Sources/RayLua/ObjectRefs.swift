@@ -116,6 +116,7 @@ enum ObjectRefs {
             guard let id = ObjectID(bytes: payload) else {
                 throw LuaCodecError(.malformed, "ObjectRef payload of \(payload.count) bytes")
             }
+            if !id.isLocal { ray.runtime.adoptForeign([id]) }  // another process's object
             ObjectRefs.push(id, owned: false, on: state.pointer, store: ray.runtime.store)
         }
     }

@@ -24,6 +24,7 @@ extension Primitives {
         settings.maxConcurrency = max(1, integer("max_concurrency", default: 1))
         settings.maxRestarts = integer("max_restarts", default: 0)
         settings.maxTaskRetries = integer("max_task_retries", default: 0)
+        settings.detached = lua_getfield(L, options, "lifetime") == LUA_TSTRING && string(L, -1) == "detached"
         // As in Ray: without num_cpus an actor needs 1 CPU to be placed and
         // none while it lives; an explicit num_cpus is held for its life.
         let explicitCPUs = lua_getfield(L, options, "num_cpus") == LUA_TNUMBER ? clua_tonumber(L, -1) : nil
@@ -36,11 +37,13 @@ extension Primitives {
             if let method = string(L, -1) { methods.append(method) }
             clua_pop(L, 1)
         }
-        guard cpus <= ray.runtime.settings.numCPUs + 1e-9 else {
-            return fail(L, "remote: the actor needs \(format(cpus)) CPUs but this node has \(format(ray.runtime.settings.numCPUs)); it could never be placed")
+        let placement: Placement
+        switch readPlacement(L, options: options) {
+        case .failure(let error): return fail(L, "remote: \(error.description)")
+        case .success(let read): placement = read
         }
-        if let missing = infeasibleResource(L, options: options, settings: ray.runtime.settings) {
-            return fail(L, "remote: the actor needs \(missing); it could never be placed")
+        if let reason = ray.runtime.infeasibility(cpus: cpus, placement, what: .actor) {
+            return fail(L, "remote: \(reason)")
         }
         let classCode: [UInt8]
         ray.collectedRefs.removeAll(keepingCapacity: true)
@@ -56,8 +59,24 @@ extension Primitives {
             return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
             let id = ActorID.next()
-            let creation = TaskSpec(id: TaskID.next(), name: "\(className).init", kind: .actorCreation(id, classCode: classCode),
+            var creation = TaskSpec(id: TaskID.next(), name: "\(className).init", kind: .actorCreation(id, classCode: classCode),
                                     arguments: message, argumentRefs: contained, topLevelRefs: topLevel, returnIDs: [], cpus: cpus)
+            creation.resources = placement.resources
+            creation.strategy = placement.strategy
+            if let cluster = ray.runtime.cluster {
+                let actor = ActorCreation(options: settings, className: className, methods: methods, creation: creation)
+                do throws(ClusterLinkError) {
+                    if try cluster.placeActor(actor, classRefs: classRefs) {
+                        // Hosted elsewhere: the class's and the creation's
+                        // refs are held here for the job (the host fetches them).
+                        for ref in classRefs + contained { ray.runtime.store.addReference(ref) }
+                        lua_pushstring(L, id.hex)
+                        return 1
+                    }
+                } catch {
+                    return fail(L, "remote: \(error.description)")
+                }
+            }
             do {
                 try ray.runtime.actors.create(id, options: settings, className: className, methods: methods, creation: creation,
                                               classRefs: classRefs)
@@ -87,6 +106,10 @@ extension Primitives {
             let call = TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
                                 arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
                                 returnIDs: returns, cpus: 0)
+            if let cluster = ray.runtime.cluster, !ray.runtime.actors.knows(id), cluster.callActor(call) {
+                ray.recordSubmission(returns)
+                return pushRefs(L, ray, returns)
+            }
             ray.runtime.tasks.add(call, parent: ray.worker?.current?.task.id)
             ray.runtime.actors.submit(call)
             ray.recordSubmission(returns)
@@ -99,7 +122,8 @@ extension Primitives {
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
         let namespace = string(L, 2) ?? ray.runtime.namespace
-        guard let name = string(L, 1), let (id, methods) = ray.runtime.actors.lookup(name: name, namespace: namespace) else { return 0 }
+        guard let name = string(L, 1), let (id, methods) = ray.runtime.actors.lookup(name: name, namespace: namespace)
+                ?? ray.runtime.cluster?.lookupActor(name: name, namespace: namespace) else { return 0 }
         lua_pushstring(L, id.hex)
         lua_createtable(L, Int32(methods.count), 0)
         for (i, method) in methods.enumerated() {
@@ -116,7 +140,11 @@ extension Primitives {
         guard let hex = string(L, 1), let id = ActorID(hex: hex) else {
             return fail(L, "ray.kill: expected an ActorHandle")
         }
-        ray.runtime.actors.kill(id, noRestart: lua_toboolean(L, 2) != 0)
+        let noRestart = lua_toboolean(L, 2) != 0
+        if let cluster = ray.runtime.cluster, !ray.runtime.actors.knows(id), cluster.killActor(id, noRestart: noRestart) {
+            return 0
+        }
+        ray.runtime.actors.kill(id, noRestart: noRestart)
         return 0
     }
 

@@ -81,6 +81,7 @@ extension Primitives {
     static func await_(_ L: OpaquePointer, _ ray: RayLuaState, on ids: [ObjectID], until: Until,
                        timeout: Double?) -> Await {
         let store = ray.runtime.store
+        ray.runtime.fetchForeign(ids)
         if let worker = ray.worker, worker.currentMustStop {
             worker.current?.waiting = false
             return .cancelled

@@ -23,8 +23,19 @@ extension Primitives {
                !ray.runtime.setNamespace(namespace) {
                 return fail(L, "ray.init: the job's namespace is already '\(ray.runtime.namespace)' (asked for '\(namespace)')")
             }
-            if lua_getfield(L, 1, "address") != LUA_TNIL {
-                return fail(L, "ray.init: joining a cluster (address) is not available in this build yet")
+            if lua_getfield(L, 1, "address") == LUA_TSTRING, let address = string(L, -1) {
+                if ray.runtime.cluster == nil {
+                    guard let connect = Runtime.clusterConnector.withLock({ $0 }) else {
+                        return fail(L, "ray.init: this program cannot join a cluster (no cluster support linked in)")
+                    }
+                    do {
+                        try connect(ray.runtime, address)
+                    } catch {
+                        return fail(L, "ray.init: \(error)")
+                    }
+                }
+            } else if lua_type(L, -1) != LUA_TNIL {
+                return fail(L, "ray.init: address must be \"HOST:PORT\" or \"auto\", got \(describeType(L, -1))")
             }
         } else if lua_type(L, 1) != LUA_TNIL && lua_type(L, 1) != LUA_TNONE {
             return fail(L, "ray.init: options must be a table, got \(describeType(L, 1))")
@@ -50,7 +61,7 @@ extension Primitives {
         let ray = RayLuaState.from(L)
         lua_createtable(L, 0, 6)
         let fields: [(String, String?)] = [
-            ("job_id", ray.runtime.jobID.hex), ("node_id", ray.runtime.nodeID.hex),
+            ("job_id", ray.runtime.jobID.hex), ("node_id", ray.runtime.nodeIDHex),
             ("worker_id", ray.worker?.id.hex ?? ray.driverID.hex),
             ("task_id", ray.worker?.current?.task.id.hex),
             ("actor_id", ray.worker?.current?.task.actorID?.hex),
@@ -78,6 +89,14 @@ extension Primitives {
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
         let available = lua_toboolean(L, 1) != 0
+        if let cluster = ray.runtime.cluster {
+            var sum: [String: Double] = [:]
+            for node in cluster.nodes() where node.alive {
+                sum.merge(available ? node.available : node.total, uniquingKeysWith: +)
+            }
+            pushResources(L, cpus: sum.removeValue(forKey: "CPU") ?? 0, custom: sum)
+            return 1
+        }
         let cpus = available ? max(0, ray.runtime.scheduler.availableCPUs) : ray.runtime.settings.numCPUs
         pushResources(L, cpus: cpus, custom: ray.runtime.settings.resources)
         return 1
@@ -86,18 +105,49 @@ extension Primitives {
     static let nodes: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        lua_createtable(L, 1, 0)
-        lua_createtable(L, 0, 4)
-        lua_pushstring(L, ray.runtime.nodeID.hex)
-        lua_setfield(L, -2, "node_id")
-        lua_pushstring(L, "local")
-        lua_setfield(L, -2, "address")
-        lua_pushboolean(L, 1)
-        lua_setfield(L, -2, "alive")
-        pushResources(L, cpus: ray.runtime.settings.numCPUs, custom: ray.runtime.settings.resources)
-        lua_setfield(L, -2, "resources")
-        lua_rawseti(L, -2, 1)
+        let runtime = ray.runtime
+        let nodes = runtime.cluster?.nodes() ?? [
+            ClusterNode(nodeID: runtime.nodeID.hex, address: "local", alive: true,
+                        total: runtime.settings.resources.merging(["CPU": runtime.settings.numCPUs]) { $1 }, available: [:]),
+        ]
+        lua_createtable(L, Int32(nodes.count), 0)
+        for (i, node) in nodes.enumerated() {
+            lua_createtable(L, 0, 4)
+            lua_pushstring(L, node.nodeID)
+            lua_setfield(L, -2, "node_id")
+            lua_pushstring(L, node.address)
+            lua_setfield(L, -2, "address")
+            lua_pushboolean(L, node.alive ? 1 : 0)
+            lua_setfield(L, -2, "alive")
+            var total = node.total
+            pushResources(L, cpus: total.removeValue(forKey: "CPU") ?? 0, custom: total)
+            lua_setfield(L, -2, "resources")
+            lua_rawseti(L, -2, lua_Integer(i + 1))
+        }
         return 1
+    }
+
+    /// `print` on a node whose output goes to the drivers: the standard
+    /// print's text (tostring of each value, tabs, newline), one line per call.
+    static let forwardedPrint: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        let ray = RayLuaState.from(L)
+        var line = ""
+        let count = lua_gettop(L)
+        for i in stride(from: 1, through: count, by: 1) {
+            var length = 0
+            guard let text = clua_tolstring_safe(L, i, &length) else { return 0 }
+            if i > 1 { line += "\t" }
+            line += String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+            clua_pop(L, 1)
+        }
+        line += "\n"
+        if let sink = ray.runtime.outputSink.withLock({ $0 }) {
+            sink(ray.worker?.current?.task.id, line)
+        } else {
+            clua_stdout_write(line, line.utf8.count)
+        }
+        return 0
     }
 
     static let now: clua_SwiftFunction = { L in

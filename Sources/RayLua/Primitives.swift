@@ -110,14 +110,13 @@ enum Primitives {
         let retryExceptions = lua_getfield(L, options, "retry_exceptions") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0
         lua_settop(L, options)
 
-        guard cpus <= ray.runtime.settings.numCPUs + 1e-9 else {
-            return fail(L, "remote: the task needs \(format(cpus)) CPUs but this node has \(format(ray.runtime.settings.numCPUs)); it could never run")
+        let placement: Placement
+        switch readPlacement(L, options: options) {
+        case .failure(let error): return fail(L, "remote: \(error.description)")
+        case .success(let read): placement = read
         }
-        if let missing = infeasibleResource(L, options: options, settings: ray.runtime.settings) {
-            return fail(L, "remote: the task needs \(missing); it could never run")
-        }
-        if let node = hardNodeAffinity(L, options: options), node != ray.runtime.nodeID.hex {
-            return fail(L, "remote: scheduling_strategy asks for node \(node) (soft = false), which is not in the cluster; the task could never run")
+        if let reason = ray.runtime.infeasibility(cpus: cpus, placement, what: .task) {
+            return fail(L, "remote: \(reason)")
         }
         let name: String
         if let customName {
@@ -132,29 +131,41 @@ enum Primitives {
             lua_setfield(L, shared, "where")  // computed once per function
         }
 
-        // The function's code, encoded at its first submission (its globals are snapshot then).
-        let functionID: UniqueID
-        if lua_getfield(L, shared, "handle") == LUA_TNUMBER, let id = ray.runtime.functionID(handle: Int(clua_tointeger(L, -1))) {
-            functionID = id
-        } else {
-            let handle = ray.runtime.reserveFunction()
-            lua_pushinteger(L, lua_Integer(handle))
-            lua_setfield(L, shared, "handle")
+        // The function's code, encoded at its first submission here (its
+        // globals are snapshot then). Its id is kept in `_shared` as two
+        // integers *before* the function is encoded, so every copy of it
+        // that travels (inside the function's own upvalues, for a recursive
+        // task, or to another node) names the same function.
+        var functionID: UniqueID?
+        if lua_getfield(L, shared, "fh") == LUA_TNUMBER, lua_getfield(L, shared, "fl") == LUA_TNUMBER {
+            functionID = UniqueID(high: UInt64(bitPattern: clua_tointeger(L, -2)), low: UInt64(bitPattern: clua_tointeger(L, -1)))
+        }
+        if functionID == nil || ray.runtime.functionCode(functionID!) == nil {
+            let isNew = functionID == nil
+            let id = functionID ?? UniqueID.next()
+            if isNew {
+                lua_pushinteger(L, lua_Integer(bitPattern: id.high))
+                lua_setfield(L, shared, "fh")
+                lua_pushinteger(L, lua_Integer(bitPattern: id.low))
+                lua_setfield(L, shared, "fl")
+            }
             ray.collectedRefs.removeAll(keepingCapacity: true)
             let encoded = onMainStack(ray, copying: function, count: 1, from: L) { at throws(LuaCodecError) in
                 try ray.codec.encode(valueAt: at, label: "the remote function")
             }
             guard case .success(let code) = encoded else {
-                lua_pushnil(L)
-                lua_setfield(L, shared, "handle")
+                if isNew {
+                    lua_pushnil(L)
+                    lua_setfield(L, shared, "fh")
+                }
                 if case .failure(let error) = encoded { return raise(L, ray, type: "SerializationError", "remote: \(error.message)") }
                 return CLUA_RAISE
             }
             // ObjectRefs captured by the function live as long as it is
             // registered (the runtime's life), like its code.
             for ref in ray.collectedRefs { ray.runtime.store.addReference(ref) }
-            ray.runtime.setFunctionCode(handle: handle, code)
-            functionID = ray.runtime.functionID(handle: handle)!
+            ray.runtime.setFunctionCode(id, code, registered: isNew)
+            functionID = id
         }
         lua_settop(L, options)
 
@@ -163,11 +174,15 @@ enum Primitives {
             return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
             let returns = expectReturns(ray, count: numReturns, holding: contained)
-            var task = TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID), arguments: message,
+            var task = TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID!), arguments: message,
                                 argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus)
             task.maxRetries = maxRetries < 0 ? Int.max : maxRetries  // -1: unlimited, as in Ray
             task.retryExceptions = retryExceptions
-            ray.runtime.submit(task, parent: ray.worker?.current?.task.id)
+            task.resources = placement.resources
+            task.strategy = placement.strategy
+            if ray.runtime.cluster?.place(task) != true {
+                ray.runtime.submit(task, parent: ray.worker?.current?.task.id)
+            }
             ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)
         }
@@ -220,37 +235,48 @@ enum Primitives {
         return 0
     }
 
-    /// The first custom resource in `options.resources` this node cannot
-    /// offer, described ("2 GPU but this node has 0"), or nil.
-    static func infeasibleResource(_ L: OpaquePointer, options: Int32, settings: RuntimeSettings) -> String? {
-        defer { lua_settop(L, options) }
-        guard lua_getfield(L, options, "resources") == LUA_TTABLE else { return nil }
-        let table = lua_gettop(L)
-        lua_pushnil(L)
-        while lua_next(L, table) != 0 {
-            defer { clua_pop(L, 1) }
-            guard let name = string(L, -2), lua_type(L, -1) == LUA_TNUMBER else {
-                return "resources given as name = amount pairs"
-            }
-            let amount = clua_tonumber(L, -1)
-            let offered = name == "CPU" ? settings.numCPUs : settings.resources[name] ?? 0
-            if amount > offered + 1e-9 {
-                return "\(format(amount)) \(name) but this node has \(format(offered))"
-            }
-        }
-        return nil
+    /// What `options` ask of the node that runs a task or hosts an actor.
+    struct Placement {
+        var resources: [String: Double] = [:]
+        var strategy: SchedulingStrategy = .default
     }
 
-    /// The node a `{ node_id = ID, soft = false }` strategy pins the task
-    /// to; nil for any other strategy. (A soft affinity to a node that does
-    /// not exist falls back to the default policy, as in Ray.)
-    static func hardNodeAffinity(_ L: OpaquePointer, options: Int32) -> String? {
+    /// Reads `resources` and `scheduling_strategy` from `options` (the Lua
+    /// side checked their types); a message for what is malformed.
+    static func readPlacement(_ L: OpaquePointer, options: Int32) -> Result<Placement, ClusterLinkError> {
         defer { lua_settop(L, options) }
-        guard lua_getfield(L, options, "scheduling_strategy") == LUA_TTABLE else { return nil }
-        let strategy = lua_gettop(L)
-        lua_getfield(L, strategy, "soft")
-        guard lua_toboolean(L, -1) == 0, lua_getfield(L, strategy, "node_id") == LUA_TSTRING else { return nil }
-        return string(L, -1)
+        var placement = Placement()
+        if lua_getfield(L, options, "resources") == LUA_TTABLE {
+            let table = lua_gettop(L)
+            lua_pushnil(L)
+            while lua_next(L, table) != 0 {
+                defer { clua_pop(L, 1) }
+                guard lua_type(L, -2) == LUA_TSTRING, let name = string(L, -2), lua_type(L, -1) == LUA_TNUMBER,
+                      clua_tonumber(L, -1) >= 0 else {
+                    return .failure(ClusterLinkError("resources must be given as name = amount pairs (amounts not negative)"))
+                }
+                placement.resources[name] = clua_tonumber(L, -1)
+            }
+        }
+        lua_settop(L, options)
+        switch lua_getfield(L, options, "scheduling_strategy") {
+        case LUA_TSTRING:
+            switch string(L, -1) {
+            case "SPREAD": placement.strategy = .spread
+            default: placement.strategy = .default
+            }
+        case LUA_TTABLE:
+            let strategy = lua_gettop(L)
+            lua_getfield(L, strategy, "soft")
+            let soft = lua_toboolean(L, -1) != 0
+            guard lua_getfield(L, strategy, "node_id") == LUA_TSTRING, let node = string(L, -1) else {
+                return .failure(ClusterLinkError("scheduling_strategy = { node_id = ID, soft = boolean } needs a node_id string"))
+            }
+            placement.strategy = .node(node.lowercased(), soft: soft)
+        default:
+            break
+        }
+        return .success(placement)
     }
 
     static func format(_ value: Double) -> String {

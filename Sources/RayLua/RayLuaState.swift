@@ -116,6 +116,17 @@ public final class RayLuaState {
         lua_setfield(L, -2, "ray")
         clua_pop(L, 1)
         lua_setglobal(L, "ray")
+        if worker != nil && runtime.settings.forwardsOutput {
+            // Shipped functions name print as `ray.core`'s: replace it there too.
+            clua_pushswiftfunction(L, Primitives.forwardedPrint)
+            lua_pushvalue(L, -1)
+            lua_setglobal(L, "print")
+            lua_getfield(L, CLUA_REGISTRYINDEX, LUA_LOADED_TABLE)
+            lua_getfield(L, -1, "ray.core")
+            lua_pushvalue(L, -3)
+            lua_setfield(L, -2, "print")
+            clua_pop(L, 3)
+        }
     }
 
     func setActorHelpers(newInstance instanceIndex: Int32, callMethod methodIndex: Int32) {

@@ -10,6 +10,9 @@ public struct RuntimeSettings: Sendable {
     public var numCPUs: Double = Double(ProcessInfo.processInfo.activeProcessorCount)
     /// Custom resources (name -> amount).
     public var resources: [String: Double] = [:]
+    /// What tasks `print` goes to `outputSink` instead of this process's
+    /// stdout (a cluster node sends it to the drivers, as Ray does).
+    public var forwardsOutput = false
 
     public init() {}
 }
@@ -23,8 +26,9 @@ public final class Runtime: Sendable {
     public let jobID = JobID.next()
     let store = ObjectStore()
     let scheduler: Scheduler
-    /// Remote functions' code by id, and the ids by the handle a RemoteFunction table keeps.
-    private let functions = Locked<(code: [UniqueID: [UInt8]], handles: [UniqueID])>(([:], []))
+    /// Remote functions' code by id (a RemoteFunction table keeps its id,
+    /// which is the same on every node), and how many were registered here.
+    private let functions = Locked<(code: [UniqueID: [UInt8]], registered: Int)>(([:], 0))
     /// The live workers by slot: the pool, actors' own, and extra ones.
     private let workers = Locked<[Int: Worker]>([:])
     let tasks = TaskTable()
@@ -32,6 +36,11 @@ public final class Runtime: Sendable {
     private let actorDirectory = Locked<ActorDirectory?>(nil)
     var actors: ActorDirectory { actorDirectory.withLock { $0! } }
     private let stopped = Locked(false)
+    /// The cluster this runtime belongs to, once attached (see Runtime+Cluster.swift).
+    let clusterLink = Locked<(any ClusterLink)?>(nil)
+    /// Where tasks' `print` lines go when `settings.forwardsOutput`: the
+    /// task (nil outside one) and the whole line, newline included.
+    public let outputSink = Locked<(@Sendable (TaskID?, String) -> Void)?>(nil)
     /// Tasks waiting for their ObjectRef arguments. Whoever takes one out
     /// (the last readiness callback, or a cancel) decides what becomes of it.
     private let awaitingArguments = Locked<[TaskID: TaskSpec]>([:])
@@ -86,20 +95,9 @@ public final class Runtime: Sendable {
         }
     }
 
-    /// Reserves an id for a remote function at its first submission; returns
-    /// the handle its RemoteFunction table keeps. The handle is stored in the
-    /// table *before* the function is encoded, so every copy of it that
-    /// travels (inside the function's own upvalues, for a recursive task)
-    /// names the same function instead of registering a new one.
-    func reserveFunction() -> Int {
-        functions.withLock { table in
-            table.handles.append(UniqueID.next())
-            return table.handles.count - 1
-        }
-    }
-
-    /// How many remote functions were registered (each once, however often submitted or shipped).
-    public var registeredFunctions: Int { functions.withLock { $0.handles.count } }
+    /// How many remote functions this process registered (each once,
+    /// however often submitted or shipped).
+    public var registeredFunctions: Int { functions.withLock { $0.registered } }
 
     /// Swift functions Lua code may call (`require("swift").name(...)`), by name.
     private let swiftFunctions = Locked<[String: SwiftFunction]>([:])
@@ -120,22 +118,21 @@ public final class Runtime: Sendable {
     /// How many objects the store holds (ready or expected).
     public var liveObjects: Int { store.count }
 
-    /// Stores the code of a reserved function.
-    func setFunctionCode(handle: Int, _ bytes: [UInt8]) {
-        functions.withLock { table in table.code[table.handles[handle]] = bytes }
+    /// Stores a remote function's code under its id: one registered here
+    /// (`registered`), or one that came from another node.
+    public func setFunctionCode(_ id: UniqueID, _ bytes: [UInt8], registered: Bool = false) {
+        functions.withLock { table in
+            if table.code.updateValue(bytes, forKey: id) == nil && registered { table.registered += 1 }
+        }
     }
 
-    func functionID(handle: Int) -> UniqueID? {
-        functions.withLock { handle >= 0 && handle < $0.handles.count ? $0.handles[handle] : nil }
-    }
-
-    func functionCode(_ id: UniqueID) -> [UInt8]? {
+    public func functionCode(_ id: UniqueID) -> [UInt8]? {
         functions.withLock { $0.code[id] }
     }
 
     /// Queues a task once its top-level ObjectRef arguments are ready.
     /// `parent` is the task that submitted it (for recursive cancellation).
-    func submit(_ task: TaskSpec, parent: TaskID? = nil) {
+    public func submit(_ task: TaskSpec, parent: TaskID? = nil) {
         tasks.add(task, parent: parent)
         let waiting = task.topLevelRefs.filter { store.object($0.id) == nil }
         if waiting.isEmpty {
@@ -162,8 +159,10 @@ public final class Runtime: Sendable {
     /// its worker (a hook raises inside its coroutine; a suspended one is
     /// resumed and its `ray.get` raises). `recursive` also cancels the tasks
     /// it submitted.
-    func cancel(returning ref: ObjectID, recursive: Bool) {
-        for (id, place) in tasks.cancel(returning: ref, recursive: recursive) {
+    public func cancel(returning ref: ObjectID, recursive: Bool) {
+        let marked = tasks.cancel(returning: ref, recursive: recursive)
+        if marked.isEmpty, cluster?.cancel(returning: ref, recursive: recursive) == true { return }
+        for (id, place) in marked {
             stopMarked(id, place, .cancelled)
         }
     }

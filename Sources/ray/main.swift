@@ -1,3 +1,3 @@
 import RayCLI
 
-RayCommand.main()
+RayCommand.mainWithCluster()

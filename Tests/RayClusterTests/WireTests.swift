@@ -1,3 +1,4 @@
+import RayCore
 import Testing
 @testable import RayCluster
 
@@ -14,7 +15,14 @@ struct WireTests {
         .status([.init(nodeID: "n1", address: "127.0.0.1:6379", isHead: true, alive: true, total: ["CPU": 2],
                        available: ["CPU": 1], pendingTasks: 0, lastSeen: 0),
                  .init(nodeID: "n2", address: "127.0.0.1", isHead: false, alive: false, total: ["CPU": 4, "GPU": 1],
-                       available: [:], pendingTasks: 9, lastSeen: 12.5)]),
+                       available: [:], pendingTasks: 9, lastSeen: 12.5, owner: 0xfeed_beef)]),
+        .registerActor(.init(id: .init(high: 1, low: 2), name: "counter", namespace: "ns", methods: ["incr", "get"], host: 42)),
+        .actorRegistered(refusal: ""),
+        .lookupActor(name: "counter", namespace: "ns"),
+        .locateActor(.init(high: .max, low: 0)),
+        .actorFound(nil),
+        .actorFound(.init(id: .init(high: 3, low: 4), name: "", namespace: "", methods: [], host: .max)),
+        .actorGone(.init(high: 5, low: 6)),
     ]
 
     @Test func everyMessageRoundTrips() throws {

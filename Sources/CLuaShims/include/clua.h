@@ -65,6 +65,9 @@ void clua_pushlasttraceback(lua_State *L);
  * __tostring yields a placeholder. [-0, +1, -] */
 const char *clua_tolstring_safe(lua_State *L, int idx, size_t *len);
 
+/* Writes to C's stdout (its buffer, in order with Lua's own print). */
+void clua_stdout_write(const char *text, size_t length);
+
 /* Writes "source:linedefined" of the function at idx into buf. [-0, +0, -] */
 void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size);
 

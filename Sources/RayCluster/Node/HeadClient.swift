@@ -67,6 +67,11 @@ final class HeadClient: Sendable {
         try replies.request(message, on: channel).wait()
     }
 
+    /// A request whose answer completes the future (usable on an event loop).
+    func requestAsync(_ message: Message) -> EventLoopFuture<Message> {
+        replies.request(message, on: channel)
+    }
+
     func close() {
         try? channel.close().wait()
     }

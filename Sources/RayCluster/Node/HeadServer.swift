@@ -20,6 +20,7 @@ final class HeadServer: Sendable {
         var pendingTasks = 0
         var lastSeen: Double
         var connected: Bool
+        var owner: UInt64
     }
 
     let token: String
@@ -57,7 +58,7 @@ final class HeadServer: Sendable {
             if let known = nodes[hello.nodeID], known.incarnation > hello.incarnation { return false }
             nodes[hello.nodeID] = NodeRecord(address: hello.address, isHead: isHead, incarnation: hello.incarnation,
                                              total: hello.resources, available: hello.resources,
-                                             lastSeen: Self.now(), connected: true)
+                                             lastSeen: Self.now(), connected: true, owner: hello.owner)
             return true
         }
         if registered {
@@ -93,8 +94,47 @@ final class HeadServer: Sendable {
                 let alive = node.isHead || (node.connected && now - node.lastSeen < deadAfter)
                 return Message.NodeInfo(nodeID: id, address: node.address, isHead: node.isHead, alive: alive,
                                         total: node.total, available: alive ? node.available : [:],
-                                        pendingTasks: node.pendingTasks, lastSeen: node.isHead ? 0 : now - node.lastSeen)
+                                        pendingTasks: node.pendingTasks, lastSeen: node.isHead ? 0 : now - node.lastSeen,
+                                        owner: node.owner)
             }.sorted { ($0.isHead ? 0 : 1, $0.address, $0.nodeID) < ($1.isHead ? 0 : 1, $1.address, $1.nodeID) }
+        }
+    }
+
+    /// Actors by id, and named ones by namespace and name. (Actors are
+    /// forgotten when they die for good; a dead node's are reported by
+    /// the node-failure work that builds on this.)
+    private let actors = Locked<(byID: [ActorID: Message.ActorRecord], byName: [String: ActorID])>(([:], [:]))
+
+    private static func nameKey(_ name: String, _ namespace: String) -> String { namespace + "\u{0}" + name }
+
+    /// Records an actor; the refusal when its name is taken ("" when done).
+    func registerActor(_ record: Message.ActorRecord) -> String {
+        actors.withLock { table in
+            if !record.name.isEmpty {
+                let key = Self.nameKey(record.name, record.namespace)
+                if let holder = table.byName[key], holder != record.id {
+                    return "an actor named '\(record.name)' already exists in namespace '\(record.namespace)'"
+                }
+                table.byName[key] = record.id
+            }
+            table.byID[record.id] = record
+            return ""
+        }
+    }
+
+    func lookupActor(name: String, namespace: String) -> Message.ActorRecord? {
+        actors.withLock { table in table.byName[Self.nameKey(name, namespace)].flatMap { table.byID[$0] } }
+    }
+
+    func locateActor(_ id: ActorID) -> Message.ActorRecord? {
+        actors.withLock { $0.byID[id] }
+    }
+
+    func actorGone(_ id: ActorID) {
+        actors.withLock { table in
+            guard let record = table.byID.removeValue(forKey: id), !record.name.isEmpty else { return }
+            let key = Self.nameKey(record.name, record.namespace)
+            if table.byName[key] == id { table.byName[key] = nil }
         }
     }
 
@@ -148,7 +188,8 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
                 head.register(hello)
                 node = (hello.nodeID, hello.incarnation)
             }
-            let welcome = Message.welcome(.init(headNodeID: head.headNodeID, heartbeatInterval: head.heartbeatInterval))
+            let welcome = Message.welcome(.init(headNodeID: head.headNodeID, heartbeatInterval: head.heartbeatInterval,
+                                                owner: UniqueID.localPrefix))
             context.writeAndFlush(wrapOutboundOut(welcome.frame), promise: nil)
             return
         }
@@ -157,7 +198,15 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
             head.heartbeat(beat)
         case .statusRequest:
             context.writeAndFlush(wrapOutboundOut(Message.status(head.status()).frame), promise: nil)
-        case .hello, .welcome, .refused, .status:
+        case .registerActor(let record):
+            context.writeAndFlush(wrapOutboundOut(Message.actorRegistered(refusal: head.registerActor(record)).frame), promise: nil)
+        case .lookupActor(let name, let namespace):
+            context.writeAndFlush(wrapOutboundOut(Message.actorFound(head.lookupActor(name: name, namespace: namespace)).frame), promise: nil)
+        case .locateActor(let id):
+            context.writeAndFlush(wrapOutboundOut(Message.actorFound(head.locateActor(id)).frame), promise: nil)
+        case .actorGone(let id):
+            head.actorGone(id)
+        case .hello, .welcome, .refused, .status, .actorRegistered, .actorFound:
             close(context, because: "unexpected message \(message.frame.kind)")
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RayCore
+import RayLua
 
 /// How to run one node process (`ray start ... --block`).
 public struct NodeOptions: Sendable {
@@ -18,6 +19,8 @@ public struct NodeOptions: Sendable {
     /// `RAY_TOKEN` and then the session files.
     public var token: String?
     public var heartbeatInterval: Double = 1
+    /// The port this node listens on for other nodes and drivers (0: any free one).
+    public var nodePort: Int = 0
 
     public init(isHead: Bool, resources: [String: Double]) {
         self.isHead = isHead
@@ -84,10 +87,18 @@ public enum NodeProcess {
             throw ClusterError("cannot listen on \(options.host):\(options.port): \(error)")
         }
         defer { try? channel.close().wait() }
-        let host = options.host.contains(":") ? "[\(options.host)]" : options.host
-        let address = "\(host):\(channel.localAddress?.port ?? options.port)"
+        let address = PeerServer.address(of: channel, host: options.host)
+        let node = try NodeRuntime(context, token: token)
+        defer { node.stop() }
         head.register(.init(token: token, role: .node, nodeID: context.nodeID, incarnation: context.incarnation,
-                            address: address, resources: options.resources), isHead: true)
+                            address: node.address, resources: options.resources, owner: UniqueID.localPrefix), isHead: true)
+        // The head's own node reports to the directory in-process.
+        let beats = context.group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(250)) { _ in
+            head.heartbeat(.init(nodeID: context.nodeID, incarnation: context.incarnation,
+                                 available: node.runtime.availableResources, pendingTasks: 0))
+        }
+        defer { beats.cancel() }
+        try node.join(headAddress: address, role: .driver)
         try session.write(token, to: session.tokenFile)
         try session.write(address, to: session.headAddressFile)
         try session.registerNode(pid: context.pid, summary: "head \(address) node \(context.nodeID)")
@@ -111,16 +122,13 @@ public enum NodeProcess {
         guard let token = options.token ?? fromEnvironment ?? session.token else {
             throw ClusterError("no cluster token: pass --token or set RAY_TOKEN to the token the head printed (on the head's machine it is found in \(session.tokenFile.path))")
         }
-        // The head records the address it sees this node connect from.
-        let hello = Message.Hello(token: token, role: .node, nodeID: context.nodeID, incarnation: context.incarnation,
-                                  address: "", resources: options.resources)
-        let client = try HeadClient.connect(to: headAddress, hello: hello, group: context.group)
-        defer { client.close() }
-        let beat = Message.heartbeat(.init(nodeID: context.nodeID, incarnation: context.incarnation,
-                                           available: options.resources, pendingTasks: 0))
+        let node = try NodeRuntime(context, token: token)
+        defer { node.stop() }
+        let client = try node.join(headAddress: headAddress, role: .node)
         let interval = TimeAmount.nanoseconds(Int64(client.welcome.heartbeatInterval * 1e9))
         let heartbeats = client.channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            client.send(beat)
+            client.send(.heartbeat(.init(nodeID: context.nodeID, incarnation: context.incarnation,
+                                         available: node.runtime.availableResources, pendingTasks: 0)))
         }
         defer { heartbeats.cancel() }
         let headLost = Locked(false)
@@ -156,5 +164,57 @@ public enum NodeProcess {
                                total: $0.total, available: $0.available, pendingTasks: $0.pendingTasks,
                                secondsSinceHeartbeat: $0.lastSeen)
         })
+    }
+}
+
+/// A node's runtime in a node process: the worker threads that run what
+/// is placed here, the port peers reach it on, and its membership.
+final class NodeRuntime: Sendable {
+    let runtime: Runtime
+    let address: String
+    private let server: Channel
+    private let member = Locked<ClusterMember?>(nil)
+    private let context: NodeProcess.Context
+    private let token: String
+
+    init(_ context: NodeProcess.Context, token: String) throws {
+        self.context = context
+        self.token = token
+        var settings = RuntimeSettings()
+        settings.numCPUs = context.options.resources["CPU"] ?? settings.numCPUs
+        settings.resources = context.options.resources.filter { $0.key != "CPU" }
+        settings.forwardsOutput = true
+        runtime = try Runtime(settings: settings)
+        let box = member
+        do {
+            server = try PeerServer.bind(host: context.options.host, port: context.options.nodePort, group: context.group) {
+                box.withLock { $0 }
+            }
+        } catch {
+            runtime.shutdown()
+            throw ClusterError("cannot listen for peers on \(context.options.host): \(error)")
+        }
+        address = PeerServer.address(of: server, host: context.options.host)
+    }
+
+    /// Connects to the head (as a node, or for the head's own runtime
+    /// without registering again) and starts placing work through it.
+    @discardableResult
+    func join(headAddress: String, role: Message.Hello.Role) throws -> HeadClient {
+        let hello = Message.Hello(token: token, role: role, nodeID: context.nodeID, incarnation: context.incarnation,
+                                  address: address, resources: context.options.resources, owner: UniqueID.localPrefix)
+        let client = try HeadClient.connect(to: headAddress, hello: hello, group: context.group)
+        let joined = ClusterMember(runtime: runtime, token: token, nodeID: context.nodeID, isNode: true, head: client,
+                                   group: context.group, log: context.log)
+        try joined.start(refreshEvery: 0.5)
+        runtime.attach(joined)
+        member.withLock { $0 = joined }
+        return client
+    }
+
+    func stop() {
+        member.withLock { $0 }?.stop()
+        try? server.close().wait()
+        runtime.shutdown()
     }
 }

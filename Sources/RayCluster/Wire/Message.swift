@@ -1,3 +1,5 @@
+import RayCore
+
 /// The messages of the cluster protocol (docs/cluster-protocol.md). Every
 /// connection starts with `hello`, answered by `welcome` or `refused`.
 enum Message: Equatable, Sendable {
@@ -10,6 +12,26 @@ enum Message: Equatable, Sendable {
     case heartbeat(Heartbeat)
     case statusRequest
     case status([NodeInfo])
+    /// Records an actor (and its name) in the cluster directory; answered
+    /// by `actorRegistered` (an empty reason: done).
+    case registerActor(ActorRecord)
+    case actorRegistered(refusal: String)
+    /// A named actor, or where an actor lives: answered by `actorFound`.
+    case lookupActor(name: String, namespace: String)
+    case locateActor(ActorID)
+    case actorFound(ActorRecord?)
+    /// The actor died for good: its name is free again.
+    case actorGone(ActorID)
+
+    /// An actor in the cluster directory: its name and the process that hosts it.
+    struct ActorRecord: Equatable, Sendable {
+        var id: ActorID
+        var name: String
+        var namespace: String
+        var methods: [String]
+        /// The hosting process's id prefix (`UniqueID.localPrefix`).
+        var host: UInt64
+    }
 
     struct Hello: Equatable, Sendable {
         enum Role: UInt8, Sendable { case node = 1, driver = 2, command = 3 }
@@ -21,11 +43,15 @@ enum Message: Equatable, Sendable {
         var incarnation: UInt64
         var address: String
         var resources: [String: Double]
+        /// The sender's id prefix: the objects it owns have ids that start with it.
+        var owner: UInt64 = 0
     }
 
     struct Welcome: Equatable, Sendable {
         var headNodeID: String
         var heartbeatInterval: Double
+        /// The answering process's id prefix.
+        var owner: UInt64 = 0
     }
 
     struct Heartbeat: Equatable, Sendable {
@@ -45,10 +71,13 @@ enum Message: Equatable, Sendable {
         var pendingTasks: Int
         /// Seconds since the last heartbeat.
         var lastSeen: Double
+        /// The node process's id prefix (see `Hello.owner`).
+        var owner: UInt64 = 0
     }
 
     enum Kind: UInt8 {
         case hello = 1, welcome, refused, heartbeat, statusRequest, status
+        case registerActor, actorRegistered, lookupActor, locateActor, actorFound, actorGone
     }
 
     var frame: Frame {
@@ -63,10 +92,12 @@ enum Message: Equatable, Sendable {
             w.varint(h.incarnation)
             w.string(h.address)
             w.resources(h.resources)
+            w.u64(h.owner)
         case .welcome(let welcome):
             kind = .welcome
             w.string(welcome.headNodeID)
             w.double(welcome.heartbeatInterval)
+            w.u64(welcome.owner)
         case .refused(let reason):
             kind = .refused
             w.string(reason)
@@ -90,7 +121,28 @@ enum Message: Equatable, Sendable {
                 w.resources(node.available)
                 w.int(node.pendingTasks)
                 w.double(node.lastSeen)
+                w.u64(node.owner)
             }
+        case .registerActor(let record):
+            kind = .registerActor
+            w.actor(record)
+        case .actorRegistered(let refusal):
+            kind = .actorRegistered
+            w.string(refusal)
+        case .lookupActor(let name, let namespace):
+            kind = .lookupActor
+            w.string(name)
+            w.string(namespace)
+        case .locateActor(let id):
+            kind = .locateActor
+            w.id(id)
+        case .actorFound(let record):
+            kind = .actorFound
+            w.bool(record != nil)
+            if let record { w.actor(record) }
+        case .actorGone(let id):
+            kind = .actorGone
+            w.id(id)
         }
         return Frame(kind: kind.rawValue, payload: w.bytes)
     }
@@ -105,9 +157,9 @@ enum Message: Equatable, Sendable {
                 throw .malformed("unknown role")
             }
             self = .hello(Hello(token: token, role: role, nodeID: try r.string(), incarnation: try r.varint(),
-                                address: try r.string(), resources: try r.resources()))
+                                address: try r.string(), resources: try r.resources(), owner: try r.u64()))
         case .welcome:
-            self = .welcome(Welcome(headNodeID: try r.string(), heartbeatInterval: try r.double()))
+            self = .welcome(Welcome(headNodeID: try r.string(), heartbeatInterval: try r.double(), owner: try r.u64()))
         case .refused:
             self = .refused(reason: try r.string())
         case .heartbeat:
@@ -120,10 +172,38 @@ enum Message: Equatable, Sendable {
             for _ in 0..<(try r.int()) {
                 nodes.append(NodeInfo(nodeID: try r.string(), address: try r.string(), isHead: try r.bool(),
                                       alive: try r.bool(), total: try r.resources(), available: try r.resources(),
-                                      pendingTasks: try r.int(), lastSeen: try r.double()))
+                                      pendingTasks: try r.int(), lastSeen: try r.double(), owner: try r.u64()))
             }
             self = .status(nodes)
+        case .registerActor:
+            self = .registerActor(try r.actor())
+        case .actorRegistered:
+            self = .actorRegistered(refusal: try r.string())
+        case .lookupActor:
+            self = .lookupActor(name: try r.string(), namespace: try r.string())
+        case .locateActor:
+            self = .locateActor(try r.id())
+        case .actorFound:
+            self = .actorFound(try r.bool() ? try r.actor() : nil)
+        case .actorGone:
+            self = .actorGone(try r.id())
         }
         try r.finish()
+    }
+}
+
+extension WireWriter {
+    mutating func actor(_ record: Message.ActorRecord) {
+        id(record.id)
+        string(record.name)
+        string(record.namespace)
+        strings(record.methods)
+        u64(record.host)
+    }
+}
+
+extension WireReader {
+    mutating func actor() throws(WireError) -> Message.ActorRecord {
+        Message.ActorRecord(id: try id(), name: try string(), namespace: try string(), methods: try strings(), host: try u64())
     }
 }

@@ -1,3 +1,5 @@
+import RayCore
+
 /// Writes a message payload: unsigned varints, zigzag-free (counts and
 /// sizes only), strings as a varint length and UTF-8, doubles as their
 /// IEEE bits (8 bytes, big-endian).
@@ -27,6 +29,37 @@ struct WireWriter {
     }
 
     mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+    /// 8 bytes, big-endian.
+    mutating func u64(_ value: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    mutating func id(_ value: UniqueID) {
+        u64(value.high)
+        u64(value.low)
+    }
+
+    mutating func ids(_ values: [UniqueID]) {
+        int(values.count)
+        for value in values { id(value) }
+    }
+
+    /// A length, then the bytes.
+    mutating func blob(_ data: some Collection<UInt8>) {
+        int(data.count)
+        bytes.append(contentsOf: data)
+    }
+
+    mutating func blob(_ data: UnsafeRawBufferPointer) {
+        int(data.count)
+        bytes.append(contentsOf: data)
+    }
+
+    mutating func strings(_ values: [String]) {
+        int(values.count)
+        for value in values { string(value) }
+    }
 
     mutating func resources(_ table: [String: Double]) {
         int(table.count)
@@ -97,6 +130,50 @@ struct WireReader {
             table[name] = try double()
         }
         return table
+    }
+
+    mutating func u64() throws(WireError) -> UInt64 {
+        guard bytes.count - position >= 8 else { throw .malformed("truncated number at byte \(position)") }
+        var value: UInt64 = 0
+        for _ in 0..<8 {
+            value = value << 8 | UInt64(bytes[position])
+            position += 1
+        }
+        return value
+    }
+
+    mutating func id() throws(WireError) -> UniqueID {
+        UniqueID(high: try u64(), low: try u64())
+    }
+
+    mutating func ids() throws(WireError) -> [UniqueID] {
+        let count = try int()
+        guard count <= (bytes.count - position) / 16 else { throw .malformed("\(count) ids run past the payload") }
+        var values: [UniqueID] = []
+        values.reserveCapacity(count)
+        for _ in 0..<count { values.append(try id()) }
+        return values
+    }
+
+    mutating func blob() throws(WireError) -> [UInt8] {
+        let count = try int()
+        guard count <= bytes.count - position else { throw .malformed("\(count) bytes run past the payload") }
+        defer { position += count }
+        return Array(bytes[position..<(position + count)])
+    }
+
+    /// Calls `body` with the blob's bytes in place (no copy).
+    mutating func blob<R>(_ body: (ArraySlice<UInt8>) -> R) throws(WireError) -> R {
+        let count = try int()
+        guard count <= bytes.count - position else { throw .malformed("\(count) bytes run past the payload") }
+        defer { position += count }
+        return body(bytes[position..<(position + count)])
+    }
+
+    mutating func strings() throws(WireError) -> [String] {
+        var values: [String] = []
+        for _ in 0..<(try int()) { values.append(try string()) }
+        return values
     }
 
     func finish() throws(WireError) {

@@ -135,6 +135,7 @@ end
 local actor_options = {
   name = "string", namespace = "string", lifetime = "string", max_restarts = "number",
   max_task_retries = "number", max_concurrency = "number", num_cpus = "number", resources = "table",
+  scheduling_strategy = "any",
 }
 
 -- The names a class answers to: its own functions and those it inherits

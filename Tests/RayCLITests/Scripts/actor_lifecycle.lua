@@ -95,16 +95,25 @@ fails_with("TaskCancelledError", ray.get, queued, { timeout = 30 })
 assert(ray.get(c.incr.remote()) == 1, "the actor survives a cancelled call")
 
 -- 7. An explicit num_cpus is held while the actor lives; without it the
--- actor needs a CPU only to be placed.
+-- actor needs a CPU only to be placed. (On a cluster the heavy actor and
+-- the task are pinned to the local node; resources are summed over nodes,
+-- and nodes report them with a delay, hence `eventually`.)
 local light = Worker.remote(board, "light")
 ray.get(light.incr.remote())
 local total = ray.cluster_resources().CPU
-assert(ray.available_resources().CPU == total, "a default actor holds no CPU once placed")
-local Heavy = ray.remote({ num_cpus = total }, { ping = function() return "pong" end })
-local heavy = Heavy.remote()
+eventually("a default actor to hold no CPU once placed", function() return ray.available_resources().CPU == total end)
+local here = ray.get_runtime_context().node_id
+local here_cpus
+for _, node in ipairs(ray.nodes()) do
+  if node.node_id == here then here_cpus = node.resources.CPU end
+end
+local pinned = { scheduling_strategy = { node_id = here } }
+local Heavy = ray.remote({ num_cpus = here_cpus }, { ping = function() return "pong" end })
+local heavy = Heavy.options(pinned).remote()
 assert(ray.get(heavy.ping.remote()) == "pong")
-assert(ray.available_resources().CPU == 0, "an explicit num_cpus is held for the actor's life")
-local task = ray.remote(function() return "ran" end).remote()
+eventually("an explicit num_cpus to be held for the actor's life",
+           function() return ray.available_resources().CPU == total - here_cpus end)
+local task = ray.remote(function() return "ran" end).options(pinned).remote()
 local ready = ray.wait({ task }, { timeout = 0.2 })
 assert(#ready == 0, "no CPU is free while the heavy actor lives")
 ray.kill(heavy)

@@ -4,17 +4,25 @@ local function cancelled(ref)
   return not ok and type(err) == "table" and err.type == "TaskCancelledError", tostring(err)
 end
 
--- A running Lua task is interrupted: this one holds both CPUs forever.
-local hog = ray.remote({ num_cpus = 2 }, function() while true do end end)
-local h = hog.remote()
+-- A running Lua task is interrupted: this one holds every CPU of the local
+-- node forever (on a cluster, the hog and the queued task are pinned there).
+local here = ray.get_runtime_context().node_id
+local here_cpus
+for _, node in ipairs(ray.nodes()) do
+  if node.node_id == here then here_cpus = node.resources.CPU end
+end
+local pinned = { scheduling_strategy = { node_id = here } }
+local hog = ray.remote({ num_cpus = here_cpus }, function() while true do end end)
+local h = hog.options(pinned).remote()
 local deadline = ray.now() + 60
-while ray.available_resources().CPU > 0 do  -- until the hog has started
+local others = ray.cluster_resources().CPU - here_cpus
+while ray.available_resources().CPU > others do  -- until the hog has started
   assert(ray.now() < deadline, "the hog never started")
   ray.sleep(0.001)
 end
 -- A queued task (it cannot start while the hog holds the CPUs) is dropped.
 local square = ray.remote(function(x) return x * x end)
-local queued = square.remote(3)
+local queued = square.options(pinned).remote(3)
 ray.cancel(queued)
 assert(cancelled(queued))
 ray.cancel(h)

@@ -130,9 +130,15 @@ assert(ray.get(ray.put()) == nil, "put of nothing stores nil")
 local ctx = ray.get_runtime_context()
 assert(#ctx.job_id == 32 and #ctx.node_id == 32 and ctx.task_id == nil)
 local in_task = ray.get(ray.remote(function() return ray.get_runtime_context() end).remote())
-assert(#in_task.task_id == 32 and in_task.node_id == ctx.node_id and in_task.worker_id ~= ctx.worker_id)
-assert(ray.cluster_resources().CPU == 2, ray.cluster_resources().CPU)
-assert(#ray.nodes() == 1 and ray.nodes()[1].alive)
+assert(#in_task.task_id == 32 and #in_task.node_id == 32 and in_task.worker_id ~= ctx.worker_id)
+-- The cluster's resources are its nodes' (one node of 2 CPUs under --num-cpus 2).
+local cpus, node_ids = 0, {}
+for _, node in ipairs(ray.nodes()) do
+  assert(node.alive and #node.node_id == 32 and type(node.address) == "string")
+  cpus, node_ids[node.node_id] = cpus + node.resources.CPU, true
+end
+assert(ray.cluster_resources().CPU == cpus, ray.cluster_resources().CPU)
+assert(node_ids[ctx.node_id] and node_ids[in_task.node_id], "tasks run on the cluster's nodes")
 assert(type(ray.now()) == "number" and math.type(ray.now()) == "float")
 assert(ray.is_initialized())
 ray.init()

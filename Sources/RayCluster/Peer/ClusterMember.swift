@@ -1,0 +1,475 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RayCore
+import RayLua
+
+/// A process's membership in a cluster: a node's (its runtime runs work
+/// others place on it) or an attached driver's (it only submits). It is
+/// the runtime's `ClusterLink`: it places tasks and actors with the
+/// policies of `Placement`, sends them straight to the chosen node, and
+/// moves objects between their owners and where they are used. The head
+/// is asked only for the directory (nodes, actors), never on a task's path.
+///
+/// Ownership: whoever submits a task owns its returns (their ids carry
+/// its prefix); the node that runs it sends them back, then `finished`.
+/// Another process's object is fetched from its owner when a ref to it is
+/// waited on (or is a task's argument), and cached while referenced.
+final class ClusterMember: ClusterLink, Sendable {
+    let runtime: Runtime
+    let token: String
+    let nodeID: String
+    /// A node runs work; a driver only submits.
+    let isNode: Bool
+    let head: HeadClient
+    let group: EventLoopGroup
+    let log: @Sendable (String) -> Void
+
+    /// What this process knows of the cluster and of the work it placed.
+    private struct State {
+        var nodes: [Message.NodeInfo] = []
+        var links: [UInt64: PeerLink] = [:]
+        /// Tasks and actor calls placed on other nodes, not finished.
+        var placed: [TaskID: (task: TaskSpec, owner: UInt64)] = [:]
+        var placedByReturn: [ObjectID: TaskID] = [:]
+        /// CPUs of the work placed on each node and not finished.
+        var inFlight: [UInt64: Double] = [:]
+        var spreadCounter = 0
+        /// Objects asked of their owners and not arrived.
+        var requested: Set<ObjectID> = []
+        var assemblies: [ObjectID: ObjectAssembly] = [:]
+        /// Where actors live, as far as known here.
+        var actorHosts: [ActorID: UInt64] = [:]
+        /// Actors hosted here for each driver (non-detached: they end with its job).
+        var actorsOfDriver: [UInt64: [ActorID]] = [:]
+        /// References held on objects of this node whose refs went to other
+        /// processes, until no driver is attached (see docs/cluster.md).
+        var pins: [ObjectID] = []
+        /// Work other processes placed here and not finished: who placed
+        /// it, and its first return (what `cancel` names it by).
+        var hosted: [TaskID: (owner: UInt64, firstReturn: ObjectID?)] = [:]
+        var abandoned: [ObjectID] = []
+    }
+    private let state = Locked(State())
+    private let refresher = Locked<RepeatedTask?>(nil)
+
+    init(runtime: Runtime, token: String, nodeID: String, isNode: Bool, head: HeadClient, group: EventLoopGroup,
+         log: @escaping @Sendable (String) -> Void) {
+        self.runtime = runtime
+        self.token = token
+        self.nodeID = nodeID
+        self.isNode = isNode
+        self.head = head
+        self.group = group
+        self.log = log
+    }
+
+    /// Loads the node list and keeps it fresh every `interval` seconds.
+    func start(refreshEvery interval: Double) throws {
+        if isNode {
+            runtime.outputSink.withLock { $0 = { [weak self] task, text in self?.forward(text, of: task) } }
+        }
+        try refreshNow()
+        let delay = TimeAmount.nanoseconds(Int64(interval * 1e9))
+        refresher.withLock {
+            $0 = group.next().scheduleRepeatedTask(initialDelay: delay, delay: delay) { [weak self] _ in self?.refresh() }
+        }
+    }
+
+    func stop() {
+        refresher.withLock { $0?.cancel() }
+        let links = state.withLock { Array($0.links.values) }
+        for link in links { link.close() }
+    }
+
+    func refreshNow() throws {
+        guard case .status(let nodes) = try head.request(.statusRequest) else {
+            throw ClusterError("the head answered a status request with an unexpected message")
+        }
+        update(nodes)
+    }
+
+    private func refresh() {
+        head.requestAsync(.statusRequest).whenSuccess { [weak self] answer in
+            if case .status(let nodes) = answer { self?.update(nodes) }
+        }
+    }
+
+    private func update(_ nodes: [Message.NodeInfo]) {
+        state.withLock { $0.nodes = nodes }
+        // A driver keeps a link to every node, so that any node can fetch
+        // the driver's objects from it.
+        if !isNode {
+            for node in nodes where node.alive { _ = link(to: node.owner) }
+        }
+    }
+
+    // MARK: links
+
+    /// The link to the process with this prefix: the one open, or a new
+    /// connection to the node's address. Nil for a process that is not an
+    /// alive node and has no link open (a driver that went away).
+    func link(to owner: UInt64) -> PeerLink? {
+        if let open = state.withLock({ $0.links[owner] }) { return open }
+        guard let node = state.withLock({ $0.nodes.first { $0.owner == owner && $0.alive } }),
+              let (host, port) = try? parseAddress(node.address) else { return nil }
+        let promise = group.next().makePromise(of: Channel.self)
+        let link = PeerLink(channel: promise.futureResult, owner: owner, isDriver: false)
+        let winner = state.withLock { state -> PeerLink in
+            if let open = state.links[owner] { return open }
+            state.links[owner] = link
+            return link
+        }
+        guard winner === link else {
+            promise.fail(ClusterError("superseded"))
+            return winner
+        }
+        let hello = Message.hello(.init(token: token, role: isNode ? .node : .driver, nodeID: nodeID, incarnation: 0,
+                                        address: "", resources: [:], owner: UniqueID.localPrefix))
+        ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addFraming(accepting: false)
+                    try channel.pipeline.syncOperations.addHandler(PeerHandler(member: self, dialled: link))
+                }
+            }
+            .connect(host: host, port: port)
+            .map { channel in
+                channel.writeAndFlush(hello.frame, promise: nil)
+                return channel
+            }
+            .cascade(to: promise)
+        promise.futureResult.whenFailure { [weak self] error in
+            self?.log("cannot connect to node \(node.nodeID.prefix(8)) at \(node.address): \(error)")
+            self?.closed(link)
+        }
+        return link
+    }
+
+    /// A process connected to this one.
+    func accepted(_ link: PeerLink) {
+        state.withLock { state in
+            if state.links[link.owner] == nil { state.links[link.owner] = link }
+        }
+    }
+
+    /// A connection ended: its process's work placed from here is retried
+    /// elsewhere or fails; a driver's actors end with it.
+    func closed(_ link: PeerLink) {
+        let (lost, actors, releasePins): ([TaskSpec], [ActorID], [ObjectID]) = state.withLock { state in
+            guard state.links[link.owner] === link || state.links[link.owner] == nil else { return ([], [], []) }
+            state.links[link.owner] = nil
+            var lost: [TaskSpec] = []
+            for (id, entry) in state.placed where entry.owner == link.owner {
+                state.placed[id] = nil
+                for ref in entry.task.returnIDs { state.placedByReturn[ref] = nil }
+                lost.append(entry.task)
+            }
+            state.inFlight[link.owner] = nil
+            let actors = link.isDriver ? state.actorsOfDriver.removeValue(forKey: link.owner) ?? [] : []
+            var abandoned: [ObjectID] = []
+            if link.isDriver {
+                for (id, entry) in state.hosted where entry.owner == link.owner {
+                    state.hosted[id] = nil
+                    if let ref = entry.firstReturn { abandoned.append(ref) }
+                }
+            }
+            state.abandoned = abandoned
+            var pins: [ObjectID] = []
+            if link.isDriver && !state.links.values.contains(where: \.isDriver) { swap(&pins, &state.pins) }
+            return (lost, actors, pins)
+        }
+        for task in lost { retryOrFail(task, because: "the node that ran it went away") }
+        // The driver's job ended: what it placed here stops (as in Ray).
+        for ref in state.withLock({ state in defer { state.abandoned = [] }; return state.abandoned }) {
+            runtime.cancel(returning: ref, recursive: true)
+        }
+        for id in actors {
+            runtime.killActorForPeer(id, noRestart: true)
+            head.send(.actorGone(id))
+        }
+        for id in releasePins { runtime.objects.removeReference(id) }
+    }
+
+    /// Sends what a task printed to the driver that placed it; output of
+    /// other work (a node's own nested tasks) goes to every attached driver.
+    private func forward(_ text: String, of task: TaskID?) {
+        let links: [PeerLink] = state.withLock { state in
+            if let task, let owner = state.hosted[task]?.owner, let link = state.links[owner], link.isDriver { return [link] }
+            return state.links.values.filter(\.isDriver)
+        }
+        if links.isEmpty {
+            Runtime.writeOutput(text)  // no driver: the node's own log
+        }
+        for link in links { link.send(.output(text)) }
+    }
+
+    private func retryOrFail(_ task: TaskSpec, because reason: String) {
+        if task.actorID == nil && task.attempt < task.maxRetries {
+            var again = task
+            again.attempt += 1
+            if send(again) { return }
+        }
+        runtime.endPlaced(task, failing: Runtime.nodeDied(task, reason))
+    }
+
+    // MARK: ClusterLink
+
+    func nodes() -> [ClusterNode] {
+        state.withLock { state in
+            state.nodes.map { ClusterNode(nodeID: $0.nodeID, address: $0.address, alive: $0.alive, total: $0.total, available: $0.available) }
+        }
+    }
+
+    /// The nodes as placement sees them: live use for this node, else the
+    /// larger of the last report and what was placed from here.
+    private func placementNodes(_ state: State) -> [Placement.Node] {
+        state.nodes.map { node in
+            let total = node.total["CPU"] ?? 0
+            let used: Double
+            if node.owner == UniqueID.localPrefix {
+                used = total - max(0, runtime.availableResources["CPU"] ?? 0)
+            } else {
+                used = max(total - (node.available["CPU"] ?? total), state.inFlight[node.owner] ?? 0)
+            }
+            return Placement.Node(nodeID: node.nodeID, owner: node.owner, alive: node.alive, total: node.total, usedCPUs: used)
+        }
+    }
+
+    /// The node counted as local: this node, or for a driver the node it attached to.
+    private var localOwner: UInt64? {
+        isNode ? UniqueID.localPrefix : state.withLock { $0.nodes.first { $0.nodeID == nodeID }?.owner }
+    }
+
+    func infeasibility(cpus: Double, resources: [String: Double], strategy: SchedulingStrategy) -> Infeasibility? {
+        let local = localOwner
+        return state.withLock { state in
+            var counter = 0
+            if case .infeasible(let why) = Placement.choose(cpus: cpus, resources: resources, strategy: strategy,
+                                                            nodes: placementNodes(state), local: local,
+                                                            spreadCounter: &counter) {
+                return why
+            }
+            return nil
+        }
+    }
+
+    private func decide(_ task: TaskSpec) -> UInt64? {
+        let local = localOwner
+        let holder = largeArgumentOwner(task)
+        return state.withLock { state in
+            let nodes = placementNodes(state)
+            guard case .node(let owner) = Placement.choose(cpus: task.cpus, resources: task.resources, strategy: task.strategy,
+                                                            nodes: nodes, local: local, largeArgumentsOn: holder,
+                                                            spreadCounter: &state.spreadCounter) else { return nil }
+            return owner
+        }
+    }
+
+    /// Large arguments are worth running next to: the owner of the
+    /// largest ObjectRef argument of at least a MiB known here.
+    private func largeArgumentOwner(_ task: TaskSpec) -> UInt64? {
+        guard !task.topLevelRefs.isEmpty else { return nil }
+        let objects = runtime.objects.objects(task.topLevelRefs.map(\.id))
+        var best: (owner: UInt64, size: Int)?
+        for (ref, object) in zip(task.topLevelRefs, objects) {
+            guard let size = object?.bytes.count, size >= 1 << 20, size > best?.size ?? 0 else { continue }
+            best = (ref.id.high, size)
+        }
+        return best?.owner
+    }
+
+    func place(_ task: TaskSpec) -> Bool {
+        guard let owner = decide(task) else { return false }  // infeasible now: checked at submit; run here
+        if owner == UniqueID.localPrefix { return false }
+        if send(task, to: owner) { return true }
+        return false
+    }
+
+    /// Places a task again (a retry), anywhere but here for a driver.
+    private func send(_ task: TaskSpec) -> Bool {
+        guard let owner = decide(task) else { return false }
+        if owner == UniqueID.localPrefix {
+            runtime.submit(task)
+            return true
+        }
+        return send(task, to: owner)
+    }
+
+    /// Sends a task or actor call to the process `owner`, recording it until it finishes.
+    private func send(_ task: TaskSpec, to owner: UInt64) -> Bool {
+        guard let link = link(to: owner) else { return false }
+        state.withLock { state in
+            state.placed[task.id] = (task, owner)
+            for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
+            state.inFlight[owner, default: 0] += task.cpus
+        }
+        if case .function(let function) = task.kind, link.needsCode(function), let code = runtime.functionCode(function) {
+            link.send(.function(function, code: code))
+        }
+        link.send(.submit([task]))
+        return true
+    }
+
+    func placeActor(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) -> Bool {
+        guard let host = decide(actor.creation) else {
+            throw ClusterLinkError("no node of the cluster can host the actor now")
+        }
+        let record = Message.ActorRecord(id: actor.id, name: actor.options.name ?? "", namespace: actor.options.namespace,
+                                         methods: actor.methods, host: host)
+        let answer: Message
+        do {
+            answer = try head.request(.registerActor(record))
+        } catch {
+            throw ClusterLinkError("the cluster's head did not record the actor: \(error)")
+        }
+        if case .actorRegistered(let refusal) = answer, !refusal.isEmpty { throw ClusterLinkError(refusal) }
+        state.withLock { $0.actorHosts[actor.id] = host }
+        if host == UniqueID.localPrefix { return false }
+        guard let link = link(to: host) else {
+            head.send(.actorGone(actor.id))
+            throw ClusterLinkError("the node chosen to host the actor went away")
+        }
+        link.send(.createActor(actor, classRefs: classRefs))
+        return true
+    }
+
+    /// Where an actor lives: known here, or asked of the head.
+    private func host(of id: ActorID) -> UInt64? {
+        if let known = state.withLock({ $0.actorHosts[id] }) { return known }
+        guard case .actorFound(let record?) = try? head.request(.locateActor(id)) else { return nil }
+        state.withLock { $0.actorHosts[id] = record.host }
+        return record.host
+    }
+
+    func callActor(_ call: TaskSpec) -> Bool {
+        guard let id = call.actorID, let host = host(of: id), host != UniqueID.localPrefix else { return false }
+        if !send(call, to: host) {
+            runtime.endPlaced(call, failing: Runtime.nodeDied(call, "the node that hosts its actor went away"))
+        }
+        return true
+    }
+
+    func killActor(_ id: ActorID, noRestart: Bool) -> Bool {
+        guard let host = host(of: id), host != UniqueID.localPrefix else { return false }
+        link(to: host)?.send(.killActor(id, noRestart: noRestart))
+        if noRestart { head.send(.actorGone(id)) }
+        return true
+    }
+
+    func lookupActor(name: String, namespace: String) -> (id: ActorID, methods: [String])? {
+        guard case .actorFound(let record?) = try? head.request(.lookupActor(name: name, namespace: namespace)) else { return nil }
+        state.withLock { $0.actorHosts[record.id] = record.host }
+        return (record.id, record.methods)
+    }
+
+    func fetch(_ ids: [ObjectID]) {
+        let wanted: [ObjectID] = state.withLock { state in ids.filter { state.requested.insert($0).inserted } }
+        var byOwner: [UInt64: [ObjectID]] = [:]
+        for id in wanted where runtime.objects.object(id) == nil { byOwner[id.high, default: []].append(id) }
+        for (owner, ids) in byOwner {
+            if let link = link(to: owner) {
+                link.send(.fetch(ids))
+            } else {
+                for id in ids { arrived(id, Runtime.lostObject(id, "its owner is not in the cluster any more")) }
+            }
+        }
+    }
+
+    func cancel(returning ref: ObjectID, recursive: Bool) -> Bool {
+        guard let owner = state.withLock({ state in state.placedByReturn[ref].flatMap { state.placed[$0]?.owner } }) else {
+            return false
+        }
+        link(to: owner)?.send(.cancel(returning: ref, recursive: recursive))
+        return true
+    }
+
+    // MARK: messages from peers
+
+    /// Runs on the connection's event loop: nothing here waits.
+    func handle(_ message: PeerMessage, from link: PeerLink) {
+        switch message {
+        case .function(let id, let code):
+            runtime.setFunctionCode(id, code)
+        case .submit(let tasks):
+            for task in tasks { run(task, for: link) }
+        case .createActor(let actor, let classRefs):
+            do {
+                try runtime.hostActorForPeer(actor, classRefs: classRefs)
+                if link.isDriver && !actor.options.detached {
+                    state.withLock { $0.actorsOfDriver[link.owner, default: []].append(actor.id) }
+                }
+            } catch {
+                log("could not host actor \(actor.id.hex): \(error)")
+            }
+        case .finished(let id):
+            let task: TaskSpec? = state.withLock { state in
+                guard let entry = state.placed.removeValue(forKey: id) else { return nil }
+                for ref in entry.task.returnIDs { state.placedByReturn[ref] = nil }
+                state.inFlight[entry.owner, default: 0] -= entry.task.cpus
+                return entry.task
+            }
+            if let task { runtime.endPlaced(task) }
+        case .fetch(let ids):
+            for id in ids {
+                let known = runtime.objects.whenReady(id) { [self] object in
+                    pin(object.contained)
+                    link.send(object: object, as: id)
+                }
+                if !known { link.send(.lost(id, reason: "its owner freed it (no reference to it remained there)")) }
+            }
+        case .object(let piece):
+            if piece.offset == 0 && piece.data.count == piece.total {
+                arrived(piece.id, StoredObject(bytes: Array(piece.data), isError: piece.isError, contained: piece.contained))
+                return
+            }
+            let assembly = state.withLock { state -> ObjectAssembly in
+                if piece.offset == 0 || state.assemblies[piece.id] == nil {
+                    state.assemblies[piece.id] = ObjectAssembly(total: piece.total, isError: piece.isError, contained: piece.contained)
+                }
+                return state.assemblies[piece.id]!
+            }
+            if let object = assembly.add(piece.data, at: piece.offset) {
+                state.withLock { _ = $0.assemblies.removeValue(forKey: piece.id) }
+                arrived(piece.id, object)
+            }
+        case .lost(let id, let reason):
+            arrived(id, Runtime.lostObject(id, reason))
+        case .cancel(let ref, let recursive):
+            runtime.cancel(returning: ref, recursive: recursive)
+        case .killActor(let id, let noRestart):
+            runtime.killActorForPeer(id, noRestart: noRestart)
+        case .output(let text):
+            Runtime.writeOutput(text)
+        }
+    }
+
+    /// Runs work a peer placed here; its returns go back on the same link.
+    private func run(_ task: TaskSpec, for link: PeerLink) {
+        state.withLock { $0.hosted[task.id] = (link.owner, task.returnIDs.first) }
+        runtime.runForPeer(task) { [self] results in
+            state.withLock { _ = $0.hosted.removeValue(forKey: task.id) }
+            for (id, object) in results {
+                pin(object.contained)
+                link.send(object: object, as: id)
+            }
+            link.send(.finished(task.id))
+        }
+    }
+
+    private func arrived(_ id: ObjectID, _ object: StoredObject) {
+        state.withLock { _ = $0.requested.remove(id) }
+        runtime.receive(id, object)
+    }
+
+    /// Objects of this process whose refs leave it stay alive while a
+    /// driver is attached (distributed reference counting comes later).
+    private func pin(_ ids: [ObjectID]) {
+        let local = ids.filter(\.isLocal)
+        guard !local.isEmpty else { return }
+        for id in local { runtime.objects.addReference(id) }
+        state.withLock { $0.pins += local }
+    }
+}

@@ -1,0 +1,31 @@
+import NIOCore
+import NIOPosix
+import RayCore
+
+/// The port a node listens on for other processes of the cluster (its
+/// address in `ray.nodes()`): drivers and nodes place work and fetch
+/// objects through it. `member` is asked for at each connection; a
+/// connection that comes before the node is ready is closed.
+enum PeerServer {
+    static func bind(host: String, port: Int, group: EventLoopGroup,
+                     member: @escaping @Sendable () -> ClusterMember?) throws -> Channel {
+        try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                guard let member = member() else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addFraming(accepting: true)
+                    try channel.pipeline.syncOperations.addHandler(PeerHandler(member: member, dialled: nil))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port).wait()
+    }
+
+    /// "host:port" of a bound channel, the host bracketed when it is IPv6.
+    static func address(of channel: Channel, host: String) -> String {
+        let shown = host.contains(":") ? "[\(host)]" : host
+        return "\(shown):\(channel.localAddress?.port ?? 0)"
+    }
+}

@@ -1,0 +1,79 @@
+import RayCore
+
+/// What a runtime needs from the cluster it belongs to: where work goes,
+/// where foreign objects come from, and the cluster's directory. RayCluster
+/// implements it; a runtime without one is a cluster of one node.
+///
+/// The calls come from Lua threads (the driver's, a worker's) and must not
+/// wait on anything those threads run; they may wait on the network.
+public protocol ClusterLink: AnyObject, Sendable {
+    /// The hex id of the node this process counts as (a driver: the node
+    /// it attached to).
+    var nodeID: String { get }
+
+    /// Why no node of the cluster could ever give `cpus` and `resources`
+    /// under `strategy`, or nil when one can.
+    func infeasibility(cpus: Double, resources: [String: Double], strategy: SchedulingStrategy) -> Infeasibility?
+
+    /// Places a task: false to run it on this node, true when it was sent
+    /// to another (the link then delivers its results to this store and
+    /// releases its argument references when it ends).
+    func place(_ task: TaskSpec) -> Bool
+
+    /// Registers a new actor with the cluster (its name, where it lives)
+    /// and places it: false to host it on this node, true when another node
+    /// hosts it. Throws a message when its name is taken.
+    func placeActor(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) -> Bool
+
+    /// Sends a call to an actor hosted elsewhere; false when no node hosts it.
+    func callActor(_ call: TaskSpec) -> Bool
+
+    /// Forwards `ray.kill` to the actor's node; false when no node hosts it.
+    func killActor(_ id: ActorID, noRestart: Bool) -> Bool
+
+    /// A named actor anywhere in the cluster: its id and methods.
+    func lookupActor(name: String, namespace: String) -> (id: ActorID, methods: [String])?
+
+    /// Asks the owners of these objects (made by other processes) to send
+    /// them; each is asked for once until it arrives.
+    func fetch(_ ids: [ObjectID])
+
+    /// Forwards `ray.cancel` for a task placed on another node; false when
+    /// the task is not one of those.
+    func cancel(returning ref: ObjectID, recursive: Bool) -> Bool
+
+    /// Every node the head knows, alive or not.
+    func nodes() -> [ClusterNode]
+}
+
+/// Why no node could ever run a task or host an actor.
+public enum Infeasibility: Sendable, Equatable {
+    /// `amount` of `resource`, which the local node has `localHas` of and
+    /// the best alive node `mostHas`.
+    case resource(String, amount: Double, localHas: Double, mostHas: Double)
+    /// A hard affinity to a node that is unknown, dead, or too small.
+    case affinity(String, known: Bool, alive: Bool)
+}
+
+/// One node as `ray.nodes()` shows it.
+public struct ClusterNode: Sendable {
+    public var nodeID: String
+    public var address: String
+    public var alive: Bool
+    public var total: [String: Double]
+    public var available: [String: Double]
+
+    public init(nodeID: String, address: String, alive: Bool, total: [String: Double], available: [String: Double]) {
+        self.nodeID = nodeID
+        self.address = address
+        self.alive = alive
+        self.total = total
+        self.available = available
+    }
+}
+
+/// A cluster request that failed; the message says why, for the user.
+public struct ClusterLinkError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

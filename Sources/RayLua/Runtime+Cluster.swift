@@ -1,0 +1,187 @@
+import CLuaShims
+import LuaCodec
+import RayCore
+import Synchronization
+
+/// The runtime's side of a cluster: attaching a link, checking placements,
+/// running work that other processes placed here, and other processes' objects.
+extension Runtime {
+    /// Joins `runtime` to the cluster at an address ("HOST:PORT" or "auto"):
+    /// set by a program that links cluster support (the `ray` command, an
+    /// embedding), used by `ray.init{address = ...}`.
+    public static let clusterConnector = Locked<(@Sendable (Runtime, String) throws -> Void)?>(nil)
+
+    /// The cluster this runtime belongs to; nil for a runtime on its own.
+    public var cluster: (any ClusterLink)? { clusterLink.withLock { $0 } }
+
+    /// Joins a cluster: from now on tasks and actors are placed through `link`.
+    public func attach(_ link: any ClusterLink) {
+        clusterLink.withLock { $0 = link }
+    }
+
+    /// The node's object store (the cluster serves and fills it).
+    public var objects: ObjectStore { store }
+
+    /// The hex id of the node this process counts as.
+    public var nodeIDHex: String { cluster?.nodeID ?? nodeID.hex }
+
+    enum Subject {
+        case task, actor
+        var noun: String { self == .task ? "the task" : "the actor" }
+        var never: String { self == .task ? "it could never run" : "it could never be placed" }
+    }
+
+    /// Why no node could ever run (or host) what asks for `cpus` and
+    /// `placement`, as the error message's text; nil when a node can.
+    func infeasibility(cpus: Double, _ placement: Primitives.Placement, what: Subject) -> String? {
+        if let cluster {
+            switch cluster.infeasibility(cpus: cpus, resources: placement.resources, strategy: placement.strategy) {
+            case nil:
+                return nil
+            case .resource(let name, let amount, let localHas, let mostHas)?:
+                let unit = name == "CPU" ? "CPUs" : name
+                return "\(what.noun) needs \(Primitives.format(amount)) \(unit) but this node has \(Primitives.format(localHas)); \(what.never) (no node of the cluster has more than \(Primitives.format(mostHas)))"
+            case .affinity(let node, let known, let alive)?:
+                let why = !known ? "which is not in the cluster" : !alive ? "which is dead" : "which does not have the resources asked for"
+                return "scheduling_strategy asks for node \(node) (soft = false), \(why); \(what.noun) could never \(what == .task ? "run" : "be placed")"
+            }
+        }
+        if cpus > settings.numCPUs + 1e-9 {
+            return "\(what.noun) needs \(Primitives.format(cpus)) CPUs but this node has \(Primitives.format(settings.numCPUs)); \(what.never)"
+        }
+        for (name, amount) in placement.resources.sorted(by: { $0.key < $1.key }) {
+            let offered = name == "CPU" ? settings.numCPUs : settings.resources[name] ?? 0
+            if amount > offered + 1e-9 {
+                return "\(what.noun) needs \(Primitives.format(amount)) \(name) but this node has \(Primitives.format(offered)); \(what.never)"
+            }
+        }
+        if case .node(let node, soft: false) = placement.strategy, node != nodeID.hex {
+            return "scheduling_strategy asks for node \(node) (soft = false), which is not in the cluster; \(what.noun) could never \(what == .task ? "run" : "be placed")"
+        }
+        return nil
+    }
+
+    /// Runs a task or actor call that another process placed here. Its
+    /// returns are kept here until all are ready; `done` then gets them (to
+    /// send to their owner) and they are let go.
+    public func runForPeer(_ task: TaskSpec, done: @escaping @Sendable ([(ObjectID, StoredObject)]) -> Void) {
+        for id in task.returnIDs { store.expect(id, references: 1) }
+        holdArguments(of: task)
+        let results = Locked<[(ObjectID, StoredObject)]>([])
+        let count = task.returnIDs.count
+        for id in task.returnIDs {
+            store.whenReady(id) { [store] object in
+                let all: [(ObjectID, StoredObject)]? = results.withLock { results in
+                    results.append((id, object))
+                    return results.count == count ? results : nil
+                }
+                guard let all else { return }
+                done(all)
+                for (id, _) in all { store.removeReference(id) }
+            }
+        }
+        if count == 0 { done([]) }
+        switch task.kind {
+        case .function:
+            submit(task)
+        case .actorMethod:
+            tasks.add(task, parent: nil)
+            actors.submit(task)
+        case .actorCreation:
+            submit(task)
+        }
+    }
+
+    /// Hosts an actor another process created: registers it here and runs its creation.
+    public func hostActorForPeer(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) {
+        adoptForeign(classRefs)
+        do {
+            try actors.create(actor.id, options: actor.options, className: actor.className, methods: actor.methods,
+                              creation: actor.creation, classRefs: classRefs)
+        } catch {
+            throw ClusterLinkError("an actor named '\(actor.options.name ?? "")' already exists in namespace '\(actor.options.namespace)'")
+        }
+        holdArguments(of: actor.creation)
+        submit(actor.creation)
+    }
+
+    /// `ray.kill` from another process, for an actor hosted here.
+    public func killActorForPeer(_ id: ActorID, noRestart: Bool) {
+        actors.kill(id, noRestart: noRestart)
+    }
+
+    /// What this node has free now (`CPU` included), for its heartbeat.
+    public var availableResources: [String: Double] {
+        settings.resources.merging(["CPU": max(0, scheduler.availableCPUs)]) { $1 }
+    }
+
+    /// An object that came from another process (a task's return, or a
+    /// fetched copy): stored, with references to the objects it contains.
+    public func receive(_ id: ObjectID, _ object: StoredObject) {
+        adoptForeign(object.contained)
+        for ref in object.contained { store.addReference(ref) }
+        store.fulfill(id, with: object)
+    }
+
+    /// The error an object that cannot be had is replaced with.
+    public static func lostObject(_ id: ObjectID, _ reason: String) -> StoredObject {
+        StoredObject(bytes: LuaCodec.message(stringTable: [
+            ("type", "ObjectLostError"), ("message", "object \(id.hex) is lost: \(reason)"),
+        ]), isError: true)
+    }
+
+    /// The error of work lost with the node that ran it.
+    public static func nodeDied(_ task: TaskSpec, _ reason: String) -> StoredObject {
+        StoredObject(bytes: LuaCodec.message(stringTable: [
+            ("type", task.actorID == nil ? "NodeDiedError" : "ActorDiedError"),
+            ("message", "\(task.name): \(reason)"), ("task", task.name),
+        ]), isError: true)
+    }
+
+    /// Drops the references a task placed on another node held on its
+    /// arguments (it ended there), or fails its returns with `error` first.
+    public func endPlaced(_ task: TaskSpec, failing error: StoredObject? = nil) {
+        if let error {
+            for id in task.returnIDs { store.fulfill(id, with: error) }
+        }
+        for ref in task.argumentRefs { store.removeReference(ref) }
+    }
+
+    /// Writes what a task printed on another node to this process's stdout
+    /// (C's buffer, in order with the driver's own prints).
+    public static func writeOutput(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { clua_stdout_write($0.baseAddress, $0.count) }
+        }
+    }
+
+    /// Whether this node hosts the actor.
+    public func hostsActor(_ id: ActorID) -> Bool { actors.knows(id) }
+
+    /// The references a task placed here holds on its arguments until it
+    /// starts (its submitter holds its own); the ones that are ObjectRef
+    /// arguments are fetched from their owners now.
+    private func holdArguments(of task: TaskSpec) {
+        adoptForeign(task.argumentRefs)
+        for id in task.argumentRefs { store.addReference(id) }
+        let foreign = task.topLevelRefs.map(\.id).filter { !$0.isLocal }
+        if !foreign.isEmpty, store.objects(foreign).contains(where: { $0 == nil }) {
+            cluster?.fetch(foreign.filter { store.object($0) == nil })
+        }
+    }
+
+    /// Makes other processes' objects known to this store (expected, not
+    /// yet fetched), so that refs to them can be held and waited on.
+    func adoptForeign(_ ids: [ObjectID]) {
+        let foreign = ids.filter { !$0.isLocal }
+        if !foreign.isEmpty { _ = store.expectUnknown(foreign) }
+    }
+
+    /// Asks the owners of the foreign ones among `ids` (not ready here) for them.
+    func fetchForeign(_ ids: [ObjectID]) {
+        guard let cluster else { return }
+        let foreign = ids.filter { !$0.isLocal }
+        if !foreign.isEmpty { cluster.fetch(foreign) }
+    }
+}

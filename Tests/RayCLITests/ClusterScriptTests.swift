@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// Scripts run as drivers attached to a cluster of three node processes
+/// on loopback (a head and two workers of 2 CPUs each): the contract
+/// scripts unchanged, and placement and objects across nodes.
+@Suite("Scripts run attached to a 3-node cluster", .serialized)
+struct ClusterScriptTests {
+    /// A head and two workers; the cluster stops them when the test ends.
+    static func threeNodes(sourceLocation: SourceLocation = #_sourceLocation) throws -> TestCluster {
+        let cluster = TestCluster()
+        let head = try cluster.ray(["start", "--head", "--port", "0", "--num-cpus", "2"], sourceLocation: sourceLocation)
+        let address = try #require(TestCluster.match(#"head node at (\S+) "#, in: head.stdout), "\(head.stderr)")
+        for _ in 0..<2 {
+            let worker = try cluster.ray(["start", "--address", address, "--num-cpus", "2"], sourceLocation: sourceLocation)
+            try #require(worker.status == 0, "\(worker.stderr)")
+        }
+        return cluster
+    }
+
+    @Test func theContractScriptsRunUnchangedOnThreeNodes() throws {
+        let cluster = try Self.threeNodes()
+        let runs: [(script: String, arguments: [String], output: String)] = [
+            ("tasks.lua", [], "tasks ok\n"), ("actors.lua", [], "actors ok\n"),
+            ("actor_lifecycle.lua", [], "actor lifecycle ok\n"), ("blocking.lua", [], "blocking ok\n"),
+            ("cancel.lua", [], "cancel ok\n"), ("nested.lua", ["15"], ""), ("prints.lua", [], ""),
+        ]
+        for run in runs {
+            let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent(run.script).path] + run.arguments)
+            #expect(result.status == 0, "\(run.script): \(result.stderr)")
+            #expect(result.stderr == "", "\(run.script)")
+            if !run.output.isEmpty { #expect(result.stdout == run.output, "\(run.script)") }
+            if run.script == "nested.lua" { #expect(result.stdout.contains("610"), "fib(15) across nodes: \(result.stdout)") }
+            if run.script == "prints.lua" {
+                // What tasks print on the nodes reaches the driver's stdout, each line whole.
+                let lines = result.stdout.split(separator: "\n")
+                #expect(lines.count == 8 * 200 + 1 && lines.last == "driver\tdone", "\(lines.count) lines")
+                #expect(lines.dropLast().allSatisfy { $0.wholeMatch(of: /task\t[1-8]\tsays\tx{40}/) != nil })
+            }
+        }
+    }
+
+    @Test func placementObjectsAndActorsSpanTheNodes() throws {
+        let cluster = try Self.threeNodes()
+        let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/placement.lua").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        for line in ["spread 3", "affinity 3", "infeasible refused", "object across nodes", "driver objects",
+                     "actors across nodes", "placement ok"] {
+            #expect(result.stdout.contains(line + "\n"), "missing '\(line)' in: \(result.stdout)")
+        }
+        #expect(result.stdout.contains("100MB moved in"), "\(result.stdout)")
+    }
+
+    @Test func aDriverNeedsTheTokenAndACluster() throws {
+        let cluster = try Self.threeNodes()
+        var wrong = cluster.environment
+        wrong["RAY_TOKEN"] = "not-the-token"
+        let intruder = try runRay(["run", "--address", "auto", "-e", "print(1)"], environment: wrong)
+        #expect(intruder.status != 0 && intruder.stderr.contains("wrong cluster token"), "\(intruder.stderr)")
+        #expect(intruder.stdout == "")
+        let both = try cluster.ray(["run", "--address", "auto", "--num-cpus", "2", "-e", "print(1)"])
+        #expect(both.status != 0 && both.stderr.contains("--num-cpus cannot be given with --address"), "\(both.stderr)")
+        let attached = try cluster.ray(["run", "-e", "ray.init({ address = 'auto' }) print(#ray.nodes(), ray.cluster_resources().CPU)"])
+        #expect(attached.stdout == "3\t6.0\n", "ray.init{address} attaches: \(attached.stderr)")
+        _ = try cluster.ray(["stop"])
+        let alone = try cluster.ray(["run", "--address", "auto", "-e", "print(1)"])
+        #expect(alone.status != 0 && alone.stderr.contains("no head runs on this machine"), "\(alone.stderr)")
+    }
+}

@@ -1,0 +1,84 @@
+-- Placement and objects across the nodes of a cluster (run attached:
+-- ray run --address auto). Prints one line per check.
+local nodes = ray.nodes()
+assert(#nodes >= 3, "expected a cluster of at least 3 nodes, got " .. #nodes)
+local ids = {}
+for _, node in ipairs(nodes) do ids[#ids + 1] = node.node_id end
+
+local where = ray.remote(function() return ray.get_runtime_context().node_id end)
+
+-- SPREAD: round-robin over the nodes, so every node runs some.
+local refs = {}
+for i = 1, 3 * #nodes do refs[i] = where.options({ scheduling_strategy = "SPREAD" }).remote() end
+local seen, count = {}, 0
+for _, node in ipairs(ray.get(refs)) do
+  if not seen[node] then seen[node], count = true, count + 1 end
+end
+assert(count == #nodes, "SPREAD reached " .. count .. " of " .. #nodes .. " nodes")
+print("spread", count)
+
+-- Node affinity, hard: each node runs what is pinned to it.
+for _, id in ipairs(ids) do
+  assert(ray.get(where.options({ scheduling_strategy = { node_id = id } }).remote()) == id)
+end
+print("affinity", #ids)
+
+-- Soft affinity to a node that is not there falls back to DEFAULT; hard fails at once.
+assert(ray.get(where.options({ scheduling_strategy = { node_id = string.rep("f", 32), soft = true } }).remote()))
+local ok, err = pcall(where.options({ scheduling_strategy = { node_id = string.rep("f", 32) } }).remote)
+assert(not ok and err:find("which is not in the cluster; the task could never run"), err)
+ok, err = pcall(ray.remote({ resources = { TPU = 1 } }, function() end).remote)
+assert(not ok and err:find("needs 1 TPU but this node has 0; it could never run"), err)
+ok, err = pcall(ray.remote({ num_cpus = 64 }, function() end).remote)
+assert(not ok and err:find("no node of the cluster has more than"), err)
+print("infeasible refused")
+
+-- An object made on one node is used on another, and by the driver.
+local on = function(i) return { scheduling_strategy = { node_id = ids[i] } } end
+local make = ray.remote(function(n) return { ray.put(string.rep("v", n)) } end)
+local use = ray.remote(function(box) local s = ray.get(box[1]); return #s, ray.get_runtime_context().node_id end)
+local box = ray.get(make.options(on(2)).remote(1000))
+local len, at = use.options({ num_returns = 2, scheduling_strategy = { node_id = ids[3] } }).remote(box)
+assert(ray.get(len) == 1000 and ray.get(at) == ids[3])
+assert(#ray.get(box[1]) == 1000)
+print("object across nodes")
+
+-- The driver's own objects reach every node; an ObjectRef argument is resolved there.
+local driver_value = ray.put({ 1, 2, 3, name = "driver" })
+local sum = ray.remote(function(t) return t[1] + t[2] + t[3] .. t.name end)
+for i = 1, #ids do assert(ray.get(sum.options(on(i)).remote(driver_value)) == "6driver") end
+print("driver objects")
+
+-- 100 MB made on one node moves to another.
+local big = ray.remote(function() return ray.put(string.rep("x", 100 * 1024 * 1024)) end)
+local measure = ray.remote(function(box)
+  local t0 = ray.now()
+  local s = ray.get(box[1])
+  return #s, ray.now() - t0
+end)
+local big_ref = ray.get(big.options(on(2)).remote())
+local n, seconds = table.unpack(ray.get({ measure.options({ num_returns = 2, scheduling_strategy = { node_id = ids[3] } }).remote({ big_ref }) }))
+assert(n == 100 * 1024 * 1024, n)
+print(string.format("100MB moved in %.3f s", seconds))
+
+-- Actors live on a node and are called from the driver and from tasks on other nodes.
+local Counter = ray.remote({
+  init = function(self) self.n = 0 end,
+  incr = function(self) self.n = self.n + 1; return self.n, ray.get_runtime_context().node_id end,
+})
+local c = Counter.options({ name = "shared", scheduling_strategy = { node_id = ids[2] } }).remote()
+local caller = ray.remote(function(handle, k)
+  local last
+  for _ = 1, k do last = ray.get(handle.incr.remote()) end
+  return last
+end)
+for i = 1, 10 do assert(ray.get(c.incr.remote()) == i, "per-caller order") end
+assert(ray.get(caller.options(on(3)).remote(c, 5)) == 15)
+local by_name = ray.get_actor("shared")
+local n2, home = ray.get(by_name.incr.options({ num_returns = 2 }).remote())
+assert(ray.get(n2) == 16 and ray.get(home) == ids[2])
+ray.kill(c)
+local k_ok, k_err = pcall(ray.get, by_name.incr.remote())
+assert(not k_ok and k_err.type == "ActorDiedError", tostring(k_err))
+print("actors across nodes")
+print("placement ok")
