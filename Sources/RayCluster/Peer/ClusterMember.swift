@@ -109,10 +109,15 @@ final class ClusterMember: ClusterLink, Sendable {
     /// The link to the process with this prefix: the one open, or a new
     /// connection to the node's address. Nil for a process that is not an
     /// alive node and has no link open (a driver that went away).
-    func link(to owner: UInt64) -> PeerLink? {
+    func link(to owner: UInt64, mayWait: Bool = false) -> PeerLink? {
         if let open = state.withLock({ $0.links[owner] }) { return open }
-        guard let node = state.withLock({ $0.nodes.first { $0.owner == owner && $0.alive } }),
-              let (host, port) = try? parseAddress(node.address) else { return nil }
+        var known = state.withLock { $0.nodes.first { $0.owner == owner && $0.alive } }
+        if known == nil && mayWait {
+            // A node that joined since the last refresh: ask the head now.
+            try? refreshNow()
+            known = state.withLock { $0.nodes.first { $0.owner == owner && $0.alive } }
+        }
+        guard let node = known, let (host, port) = try? parseAddress(node.address) else { return nil }
         let promise = group.next().makePromise(of: Channel.self)
         let link = PeerLink(channel: promise.futureResult, owner: owner, isDriver: false)
         let winner = state.withLock { state -> PeerLink in
@@ -284,8 +289,10 @@ final class ClusterMember: ClusterLink, Sendable {
     func place(_ task: TaskSpec) -> Bool {
         guard let owner = decide(task) else { return false }  // infeasible now: checked at submit; run here
         if owner == UniqueID.localPrefix { return false }
-        if send(task, to: owner) { return true }
-        return false
+        if send(task, to: owner, mayWait: true) { return true }
+        if isNode { return false }  // run it here
+        runtime.endPlaced(task, failing: Runtime.nodeDied(task, "the node chosen to run it cannot be reached"))
+        return true
     }
 
     /// Places a task again (a retry), anywhere but here for a driver.
@@ -299,8 +306,8 @@ final class ClusterMember: ClusterLink, Sendable {
     }
 
     /// Sends a task or actor call to the process `owner`, recording it until it finishes.
-    private func send(_ task: TaskSpec, to owner: UInt64) -> Bool {
-        guard let link = link(to: owner) else { return false }
+    private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false) -> Bool {
+        guard let link = link(to: owner, mayWait: mayWait) else { return false }
         state.withLock { state in
             state.placed[task.id] = (task, owner)
             for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
@@ -328,7 +335,7 @@ final class ClusterMember: ClusterLink, Sendable {
         if case .actorRegistered(let refusal) = answer, !refusal.isEmpty { throw ClusterLinkError(refusal) }
         state.withLock { $0.actorHosts[actor.id] = host }
         if host == UniqueID.localPrefix { return false }
-        guard let link = link(to: host) else {
+        guard let link = link(to: host, mayWait: true) else {
             head.send(.actorGone(actor.id))
             throw ClusterLinkError("the node chosen to host the actor went away")
         }
@@ -346,7 +353,7 @@ final class ClusterMember: ClusterLink, Sendable {
 
     func callActor(_ call: TaskSpec) -> Bool {
         guard let id = call.actorID, let host = host(of: id), host != UniqueID.localPrefix else { return false }
-        if !send(call, to: host) {
+        if !send(call, to: host, mayWait: true) {
             runtime.endPlaced(call, failing: Runtime.nodeDied(call, "the node that hosts its actor went away"))
         }
         return true
@@ -354,7 +361,7 @@ final class ClusterMember: ClusterLink, Sendable {
 
     func killActor(_ id: ActorID, noRestart: Bool) -> Bool {
         guard let host = host(of: id), host != UniqueID.localPrefix else { return false }
-        link(to: host)?.send(.killActor(id, noRestart: noRestart))
+        link(to: host, mayWait: true)?.send(.killActor(id, noRestart: noRestart))
         if noRestart { head.send(.actorGone(id)) }
         return true
     }
@@ -369,12 +376,22 @@ final class ClusterMember: ClusterLink, Sendable {
         let wanted: [ObjectID] = state.withLock { state in ids.filter { state.requested.insert($0).inserted } }
         var byOwner: [UInt64: [ObjectID]] = [:]
         for id in wanted where runtime.objects.object(id) == nil { byOwner[id.high, default: []].append(id) }
-        for (owner, ids) in byOwner {
-            if let link = link(to: owner) {
-                link.send(.fetch(ids))
-            } else {
-                for id in ids { arrived(id, Runtime.lostObject(id, "its owner is not in the cluster any more")) }
+        for (owner, ids) in byOwner { request(ids, from: owner, attempts: 3) }
+    }
+
+    /// Asks `owner` for objects. An owner not in this process's view may
+    /// be a node that joined since the last refresh: the view is refreshed
+    /// (without waiting on this thread) and the request tried again.
+    private func request(_ ids: [ObjectID], from owner: UInt64, attempts: Int) {
+        if let link = link(to: owner) {
+            link.send(.fetch(ids))
+        } else if attempts > 0 {
+            head.requestAsync(.statusRequest).whenComplete { [self] answer in
+                if case .success(.status(let nodes)) = answer { update(nodes) }
+                request(ids, from: owner, attempts: attempts - 1)
             }
+        } else {
+            for id in ids { arrived(id, Runtime.lostObject(id, "its owner is not in the cluster any more")) }
         }
     }
 

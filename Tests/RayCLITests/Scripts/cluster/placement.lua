@@ -75,7 +75,7 @@ end)
 for i = 1, 10 do assert(ray.get(c.incr.remote()) == i, "per-caller order") end
 assert(ray.get(caller.options(on(3)).remote(c, 5)) == 15)
 local by_name = ray.get_actor("shared")
-local n2, home = ray.get(by_name.incr.options({ num_returns = 2 }).remote())
+local n2, home = by_name.incr.options({ num_returns = 2 }).remote()
 assert(ray.get(n2) == 16 and ray.get(home) == ids[2])
 ray.kill(c)
 local k_ok, k_err = pcall(ray.get, by_name.incr.remote())
