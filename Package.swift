@@ -35,7 +35,7 @@ let package = Package(
         // The cluster: framing and messages over TCP (SwiftNIO), the head's
         // directory, node processes (docs/cluster-protocol.md).
         .target(name: "RayCluster", dependencies: [
-            "RayCore", "RayLua",
+            "RayCore", "RayLua", "CLuaShims",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -129,7 +129,11 @@ extension Primitives {
         }
         for id in ids where !store.whenReady(id, { _ in arrived() }) { arrived() }  // freed meanwhile: look again
         // A result that comes within a moment is taken without a wake-up.
-        if Scheduler.spin(until: { fired.load(ordering: .acquiring) }) { return .ready }
+        // A driver attached to a cluster waits longer: a result from another
+        // node takes a few wake-ups to come, and the driver has nothing else
+        // to do (it spins only while it waits, in a get or wait).
+        let spin = ray.worker == nil && ray.runtime.cluster != nil ? Scheduler.remoteSpin : Scheduler.spin
+        if Scheduler.spin(for: spin, until: { fired.load(ordering: .acquiring) }) { return .ready }
         // Waits in slices so that Ctrl-C in an interactive session (the
         // driver's only) can end the wait.
         let deadline = timeout.map { DispatchTime.now() + $0 }

@@ -110,6 +110,9 @@ extension Runtime {
         actors.kill(id, noRestart: noRestart)
     }
 
+    /// CPUs not in use on this node now.
+    public var availableCPUs: Double { scheduler.availableCPUs }
+
     /// What this node has free now (`CPU` included), for its heartbeat.
     public var availableResources: [String: Double] {
         settings.resources.merging(["CPU": max(0, scheduler.availableCPUs)]) { $1 }

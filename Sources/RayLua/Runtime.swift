@@ -13,6 +13,10 @@ public struct RuntimeSettings: Sendable {
     /// What tasks `print` goes to `outputSink` instead of this process's
     /// stdout (a cluster node sends it to the drivers, as Ray does).
     public var forwardsOutput = false
+    /// How long an idle worker spins for more work before it sleeps: work
+    /// that comes within it costs no wake-up. A cluster node spins longer,
+    /// since work from other processes comes a few wake-ups apart.
+    public var idleSpin: Duration = .microseconds(50)
 
     public init() {}
 }
@@ -53,7 +57,7 @@ public final class Runtime: Sendable {
         self.settings = settings
         namespaceState = Locked(("anonymous-" + jobID.hex, false))
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
-        scheduler = Scheduler(cpus: settings.numCPUs)
+        scheduler = Scheduler(cpus: settings.numCPUs, idleSpin: settings.idleSpin)
         actorDirectory.withLock { $0 = ActorDirectory(runtime: self) }
         for _ in 0..<threads { _ = try startWorker(.pool) }
     }

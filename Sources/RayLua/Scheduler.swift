@@ -83,6 +83,8 @@ final class Scheduler: @unchecked Sendable {
     private let changes = Atomic<UInt64>(0)
     /// How long an idle worker spins before it parks.
     static let spin: Duration = .microseconds(50)
+    /// How long an attached driver's get spins (see `Primitives.await_`).
+    static let remoteSpin: Duration = .microseconds(300)
 
     // All state below is guarded by `mutex`.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -103,7 +105,11 @@ final class Scheduler: @unchecked Sendable {
     private var extras = 0
     let totalCPUs: Double
 
-    init(cpus: Double) {
+    /// How long an idle worker spins for work before it parks.
+    let idleSpin: Duration
+
+    init(cpus: Double, idleSpin: Duration = Scheduler.spin) {
+        self.idleSpin = idleSpin
         initAdaptiveMutex(mutex)
         available = cpus
         totalCPUs = cpus
@@ -286,7 +292,7 @@ final class Scheduler: @unchecked Sendable {
                 let seen = changes.load(ordering: .acquiring)
                 if slot.takesTasks { spinningTakers += 1 }
                 pthread_mutex_unlock(mutex)
-                _ = Scheduler.spin(until: { self.changes.load(ordering: .acquiring) != seen })
+                _ = Scheduler.spin(for: idleSpin, until: { self.changes.load(ordering: .acquiring) != seen })
                 pthread_mutex_lock(mutex)
                 if slot.takesTasks { spinningTakers -= 1 }
                 continue  // look again: work queued after the spin's last look woke nobody
@@ -308,9 +314,9 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Spins for up to `Scheduler.spin` until `condition` holds; whether it did.
-    static func spin(until condition: () -> Bool) -> Bool {
+    static func spin(for duration: Duration = spin, until condition: () -> Bool) -> Bool {
         let clock = ContinuousClock()
-        let deadline = clock.now + spin
+        let deadline = clock.now + duration
         var polls = 0
         while !condition() {
             polls += 1

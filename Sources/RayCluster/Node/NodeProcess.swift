@@ -184,6 +184,7 @@ final class NodeRuntime: Sendable {
         settings.numCPUs = context.options.resources["CPU"] ?? settings.numCPUs
         settings.resources = context.options.resources.filter { $0.key != "CPU" }
         settings.forwardsOutput = true
+        settings.idleSpin = .microseconds(250)
         runtime = try Runtime(settings: settings)
         let box = member
         do {

@@ -28,6 +28,10 @@ final class ClusterMember: ClusterLink, Sendable {
     /// What this process knows of the cluster and of the work it placed.
     private struct State {
         var nodes: [Message.NodeInfo] = []
+        /// The alive and dead nodes as placement sees them, by node id.
+        var placementNodes: [Placement.Node] = []
+        /// The node counted as local: this node, or for a driver the node it attached to.
+        var local: UInt64?
         var links: [UInt64: PeerLink] = [:]
         /// Tasks and actor calls placed on other nodes, not finished.
         var placed: [TaskID: (task: TaskSpec, owner: UInt64)] = [:]
@@ -96,7 +100,16 @@ final class ClusterMember: ClusterLink, Sendable {
     }
 
     private func update(_ nodes: [Message.NodeInfo]) {
-        state.withLock { $0.nodes = nodes }
+        let placement = nodes.sorted { $0.nodeID < $1.nodeID }.map { node in
+            Placement.Node(nodeID: node.nodeID, owner: node.owner, alive: node.alive, total: node.total,
+                           reportedCPUs: max(0, (node.total["CPU"] ?? 0) - (node.available["CPU"] ?? 0)))
+        }
+        let local = isNode ? UniqueID.localPrefix : nodes.first { $0.nodeID == nodeID }?.owner
+        state.withLock { state in
+            state.nodes = nodes
+            state.placementNodes = placement
+            state.local = local
+        }
         // A driver keeps a link to every node, so that any node can fetch
         // the driver's objects from it.
         if !isNode {
@@ -133,16 +146,19 @@ final class ClusterMember: ClusterLink, Sendable {
                                         address: "", resources: [:], owner: UniqueID.localPrefix))
         ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: PeerServer.waterMark)
             .connectTimeout(.seconds(10))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addFraming(accepting: false)
+                    try channel.pipeline.syncOperations.addPeerFraming(accepting: false)
                     try channel.pipeline.syncOperations.addHandler(PeerHandler(member: self, dialled: link))
                 }
             }
             .connect(host: host, port: port)
             .map { channel in
-                channel.writeAndFlush(hello.frame, promise: nil)
+                var buffer = channel.allocator.buffer(capacity: 256)
+                hello.frame.write(to: &buffer)
+                channel.writeAndFlush(buffer, promise: nil)
                 return channel
             }
             .cascade(to: promise)
@@ -228,33 +244,19 @@ final class ClusterMember: ClusterLink, Sendable {
         }
     }
 
-    /// The nodes as placement sees them: live use for this node, else the
-    /// larger of the last report and what was placed from here.
-    private func placementNodes(_ state: State) -> [Placement.Node] {
-        state.nodes.map { node in
-            let total = node.total["CPU"] ?? 0
-            let used: Double
-            if node.owner == UniqueID.localPrefix {
-                used = total - max(0, runtime.availableResources["CPU"] ?? 0)
-            } else {
-                used = max(total - (node.available["CPU"] ?? total), state.inFlight[node.owner] ?? 0)
-            }
-            return Placement.Node(nodeID: node.nodeID, owner: node.owner, alive: node.alive, total: node.total, usedCPUs: used)
-        }
-    }
-
-    /// The node counted as local: this node, or for a driver the node it attached to.
-    private var localOwner: UInt64? {
-        isNode ? UniqueID.localPrefix : state.withLock { $0.nodes.first { $0.nodeID == nodeID }?.owner }
+    /// CPUs in use on `node` as counted here: live for this node; else the
+    /// larger of its last report and what was placed there from here.
+    private func usedCPUs(_ node: Placement.Node, _ inFlight: [UInt64: Double]) -> Double {
+        if node.owner == UniqueID.localPrefix { return node.cpus - max(0, runtime.availableCPUs) }
+        return max(node.reportedCPUs, inFlight[node.owner] ?? 0)
     }
 
     func infeasibility(cpus: Double, resources: [String: Double], strategy: SchedulingStrategy) -> Infeasibility? {
-        let local = localOwner
-        return state.withLock { state in
+        state.withLock { state in
             var counter = 0
             if case .infeasible(let why) = Placement.choose(cpus: cpus, resources: resources, strategy: strategy,
-                                                            nodes: placementNodes(state), local: local,
-                                                            spreadCounter: &counter) {
+                                                            nodes: state.placementNodes, used: { usedCPUs($0, state.inFlight) },
+                                                            local: state.local, spreadCounter: &counter) {
                 return why
             }
             return nil
@@ -262,13 +264,14 @@ final class ClusterMember: ClusterLink, Sendable {
     }
 
     private func decide(_ task: TaskSpec) -> UInt64? {
-        let local = localOwner
         let holder = largeArgumentOwner(task)
         return state.withLock { state in
-            let nodes = placementNodes(state)
+            let nodes = state.placementNodes
+            var counter = state.spreadCounter
+            defer { state.spreadCounter = counter }
             guard case .node(let owner) = Placement.choose(cpus: task.cpus, resources: task.resources, strategy: task.strategy,
-                                                            nodes: nodes, local: local, largeArgumentsOn: holder,
-                                                            spreadCounter: &state.spreadCounter) else { return nil }
+                                                            nodes: nodes, used: { usedCPUs($0, state.inFlight) }, local: state.local,
+                                                            largeArgumentsOn: holder, spreadCounter: &counter) else { return nil }
             return owner
         }
     }
@@ -421,7 +424,11 @@ final class ClusterMember: ClusterLink, Sendable {
             } catch {
                 log("could not host actor \(actor.id.hex): \(error)")
             }
-        case .finished(let id):
+        case .finished(let id, let results):
+            for piece in results {
+                arrived(piece.id, StoredObject(bytes: Array(piece.data.readableBytesView), isError: piece.isError,
+                                               contained: piece.contained))
+            }
             let task: TaskSpec? = state.withLock { state in
                 guard let entry = state.placed.removeValue(forKey: id) else { return nil }
                 for ref in entry.task.returnIDs { state.placedByReturn[ref] = nil }
@@ -438,8 +445,9 @@ final class ClusterMember: ClusterLink, Sendable {
                 if !known { link.send(.lost(id, reason: "its owner freed it (no reference to it remained there)")) }
             }
         case .object(let piece):
-            if piece.offset == 0 && piece.data.count == piece.total {
-                arrived(piece.id, StoredObject(bytes: Array(piece.data), isError: piece.isError, contained: piece.contained))
+            if piece.offset == 0 && piece.data.readableBytes == piece.total {
+                arrived(piece.id, StoredObject(bytes: Array(piece.data.readableBytesView), isError: piece.isError,
+                                               contained: piece.contained))
                 return
             }
             let assembly = state.withLock { state -> ObjectAssembly in
@@ -468,16 +476,21 @@ final class ClusterMember: ClusterLink, Sendable {
         state.withLock { $0.hosted[task.id] = (link.owner, task.returnIDs.first) }
         runtime.runForPeer(task) { [self] results in
             state.withLock { _ = $0.hosted.removeValue(forKey: task.id) }
+            var small: [PeerMessage.ObjectPiece] = []
             for (id, object) in results {
                 pin(object.contained)
-                link.send(object: object, as: id)
+                if object.bytes.count > ObjectTransfer.chunkSize {
+                    link.send(object: object, as: id)
+                } else {
+                    small.append(ObjectTransfer.piece(id, object))
+                }
             }
-            link.send(.finished(task.id))
+            link.send(.finished(task.id, results: small))
         }
     }
 
     private func arrived(_ id: ObjectID, _ object: StoredObject) {
-        state.withLock { _ = $0.requested.remove(id) }
+        if !id.isLocal { state.withLock { _ = $0.requested.remove(id) } }  // only others' objects are requested
         runtime.receive(id, object)
     }
 

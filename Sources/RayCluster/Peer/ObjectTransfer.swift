@@ -1,3 +1,4 @@
+import CLuaShims
 import Foundation
 import NIOCore
 import RayCore
@@ -10,32 +11,35 @@ import RayCore
 enum ObjectTransfer {
     static let chunkSize = 1 << 20
 
-    /// Sends `object` as `id` on `channel` (from any thread).
-    static func send(_ id: ObjectID, _ object: StoredObject, on channel: Channel) {
-        let total = object.bytes.count
-        if total <= chunkSize {
-            let frame = object.bytes.withUnsafeBytes { bytes in
-                PeerMessage.object(.init(id: id, isError: object.isError, contained: object.contained, total: total,
-                                         offset: 0, data: ArraySlice(bytes))).frame
-            }
-            channel.writeAndFlush(frame, promise: nil)
-            return
+    /// A small object whole, as one piece.
+    static func piece(_ id: ObjectID, _ object: StoredObject) -> PeerMessage.ObjectPiece {
+        object.bytes.withUnsafeBytes { bytes in
+            PeerMessage.ObjectPiece(id: id, isError: object.isError, contained: object.contained, total: bytes.count,
+                                    offset: 0, data: ByteBuffer(bytes: bytes))
         }
-        channel.eventLoop.execute { sendPieces(id, object, from: 0, on: channel) }
     }
 
-    /// Writes pieces from `offset` until the channel is full, then goes on
-    /// when the last one written has left. Runs on the channel's event loop.
-    private static func sendPieces(_ id: ObjectID, _ object: StoredObject, from offset: Int, on channel: Channel) {
+    /// Writes pieces from `offset` while the channel has room, then goes
+    /// on when the last one written has left. Runs on the channel's event
+    /// loop. Each piece is written straight from the object's memory into
+    /// the connection's buffer.
+    static func sendPieces(_ id: ObjectID, _ object: StoredObject, from offset: Int, on channel: Channel) {
         let total = object.bytes.count
         var offset = offset
         while offset < total && channel.isActive {
             let end = min(total, offset + chunkSize)
-            let frame = object.bytes.withUnsafeBytes { bytes in
-                PeerMessage.object(.init(id: id, isError: object.isError, contained: offset == 0 ? object.contained : [],
-                                         total: total, offset: offset, data: ArraySlice(bytes[offset..<end]))).frame
-            }
-            let written = channel.writeAndFlush(frame)
+            var w = WireWriter()
+            w.id(id)
+            w.bool(object.isError)
+            w.ids(offset == 0 ? object.contained : [])
+            w.varint(UInt64(total))
+            w.varint(UInt64(offset))
+            w.int(end - offset)
+            var buffer = channel.allocator.buffer(capacity: Frame.headerSize + w.bytes.count + end - offset)
+            Frame.writeHeader(kind: PeerMessage.Kind.object.rawValue, length: w.bytes.count + end - offset, to: &buffer)
+            buffer.writeBytes(w.bytes)
+            object.bytes.withUnsafeBytes { bytes in _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) }
+            let written = channel.writeAndFlush(buffer)
             offset = end
             if offset < total && !channel.isWritable {
                 let next = offset
@@ -60,18 +64,31 @@ final class ObjectAssembly: @unchecked Sendable {
         self.total = total
         self.isError = isError
         self.contained = contained
-        memory = .allocate(byteCount: max(total, 1), alignment: 16)
+        // Large objects reuse the mapped blocks the codec and Lua use:
+        // fresh pages cost more to fault in than the copy itself.
+        if total >= CLUA_BIG_THRESHOLD, let block = clua_big_alloc(total) {
+            memory = UnsafeMutableRawBufferPointer(start: block, count: total)
+            isBlock = true
+        } else {
+            memory = .allocate(byteCount: max(total, 1), alignment: 16)
+            isBlock = false
+        }
     }
 
-    deinit { memory.deallocate() }
+    private let isBlock: Bool
+
+    deinit {
+        if isBlock { clua_big_free(memory.baseAddress) } else { memory.deallocate() }
+    }
 
     /// Adds a piece; the object once every byte arrived.
-    func add(_ data: ArraySlice<UInt8>, at offset: Int) -> StoredObject? {
-        guard offset + data.count <= total else { return nil }
-        data.withUnsafeBytes { bytes in
-            UnsafeMutableRawBufferPointer(rebasing: memory[offset..<(offset + data.count)]).copyMemory(from: bytes)
+    func add(_ data: ByteBuffer, at offset: Int) -> StoredObject? {
+        let count = data.readableBytes
+        guard offset + count <= total else { return nil }
+        data.withUnsafeReadableBytes { bytes in
+            UnsafeMutableRawBufferPointer(rebasing: memory[offset..<(offset + count)]).copyMemory(from: bytes)
         }
-        received += data.count
+        received += count
         guard received >= total else { return nil }
         return StoredObject(bytes: ObjectBytes(UnsafeRawBufferPointer(rebasing: memory[0..<total]), owner: self),
                             isError: isError, contained: contained)

@@ -15,13 +15,17 @@ enum PeerServer {
             .childChannelInitializer { channel in
                 guard let member = member() else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addFraming(accepting: true)
+                    try channel.pipeline.syncOperations.addPeerFraming(accepting: true)
                     try channel.pipeline.syncOperations.addHandler(PeerHandler(member: member, dialled: nil))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: PeerServer.waterMark)
             .bind(host: host, port: port).wait()
     }
+
+    /// Large objects go out while less than this is buffered (`ObjectTransfer`).
+    static let waterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
 
     /// "host:port" of a bound channel, the host bracketed when it is IPv6.
     static func address(of channel: Channel, host: String) -> String {

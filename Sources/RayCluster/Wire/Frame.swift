@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One unit on a cluster connection (docs/cluster-protocol.md):
 ///
 ///     magic "SRAY" (4) | version (1) | kind (1) | length (4, big-endian) | payload
@@ -6,6 +8,9 @@
 /// message's own (`WireWriter`), with task arguments and values inside it in
 /// the value codec's format.
 struct Frame: Equatable, Sendable {
+    /// Object pieces this large are handed on as `bulk`.
+    static let bulkThreshold = 64 << 10
+
     static let magic: [UInt8] = Array("SRAY".utf8)
     static let version: UInt8 = 1
     static let headerSize = 10
@@ -17,6 +22,9 @@ struct Frame: Equatable, Sendable {
 
     var kind: UInt8
     var payload: [UInt8]
+    /// A large object piece's payload, left in the connection's buffer
+    /// (no copy); `payload` is empty then. See `FrameDecoder`.
+    var bulk: ByteBuffer? = nil
 
     /// The frame's bytes.
     var bytes: [UInt8] {

@@ -20,6 +20,11 @@ struct FrameDecoder: ByteToMessageDecoder {
         guard view.count >= Frame.headerSize + length else { return .needMoreData }
         limit = Frame.maxPayload
         buffer.moveReaderIndex(forwardBy: Frame.headerSize)
+        if kind == PeerMessage.Kind.object.rawValue && length >= Frame.bulkThreshold {
+            // A piece of a large object: its bytes are copied once, into the object.
+            context.fireChannelRead(NIOAny(Frame(kind: kind, payload: [], bulk: buffer.readSlice(length: length))))
+            return .continue
+        }
         let payload = buffer.readBytes(length: length) ?? []
         context.fireChannelRead(NIOAny(Frame(kind: kind, payload: payload)))
         return .continue
@@ -40,5 +45,26 @@ extension ChannelPipeline.SynchronousOperations {
     func addFraming(accepting: Bool) throws {
         try addHandler(ByteToMessageHandler(FrameDecoder(accepting: accepting)))
         try addHandler(MessageToByteHandler(FrameEncoder()))
+    }
+
+    /// A peer connection's framing: frames in; out, whole frames already
+    /// in ByteBuffers (`PeerLink` batches them).
+    func addPeerFraming(accepting: Bool) throws {
+        try addHandler(ByteToMessageHandler(FrameDecoder(accepting: accepting)))
+    }
+}
+
+extension Frame {
+    /// Appends the frame (header and payload) to `buffer`.
+    func write(to buffer: inout ByteBuffer) {
+        Frame.writeHeader(kind: kind, length: payload.count, to: &buffer)
+        buffer.writeBytes(payload)
+    }
+
+    static func writeHeader(kind: UInt8, length: Int, to buffer: inout ByteBuffer) {
+        buffer.writeBytes(magic)
+        buffer.writeInteger(version)
+        buffer.writeInteger(kind)
+        buffer.writeInteger(UInt32(length))
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import RayCore
 import RayLua
 
@@ -13,8 +14,9 @@ enum PeerMessage: Sendable {
     case submit([TaskSpec])
     /// An actor the receiver is to host, with the refs inside its class.
     case createActor(ActorCreation, classRefs: [ObjectID])
-    /// Every return of a task the sender placed here was sent: its arguments can go.
-    case finished(TaskID)
+    /// A task the receiver placed on the sender ended: its small returns
+    /// (large ones come as `object` pieces), and its arguments can go.
+    case finished(TaskID, results: [ObjectPiece])
     /// Send these objects (owned by the receiver) once they are ready.
     case fetch([ObjectID])
     /// An object, or a piece of one.
@@ -33,7 +35,7 @@ enum PeerMessage: Sendable {
         var contained: [ObjectID]
         var total: Int
         var offset: Int
-        var data: ArraySlice<UInt8>
+        var data: ByteBuffer
     }
 
     enum Kind: UInt8 {
@@ -66,9 +68,16 @@ enum PeerMessage: Sendable {
             w.strings(actor.methods)
             w.task(actor.creation)
             w.ids(classRefs)
-        case .finished(let id):
+        case .finished(let id, let results):
             kind = .finished
             w.id(id)
+            w.int(results.count)
+            for piece in results {
+                w.id(piece.id)
+                w.bool(piece.isError)
+                w.ids(piece.contained)
+                w.blob(piece.data.readableBytesView)
+            }
         case .fetch(let ids):
             kind = .fetch
             w.ids(ids)
@@ -79,7 +88,7 @@ enum PeerMessage: Sendable {
             w.ids(piece.contained)
             w.varint(UInt64(piece.total))
             w.varint(UInt64(piece.offset))
-            w.blob(piece.data)
+            w.blob(piece.data.readableBytesView)
         case .lost(let id, let reason):
             kind = .lost
             w.id(id)
@@ -104,6 +113,11 @@ enum PeerMessage: Sendable {
 
     init(_ frame: Frame) throws(WireError) {
         guard let kind = Kind(rawValue: frame.kind) else { throw .unknownKind(frame.kind) }
+        if var bulk = frame.bulk {
+            guard kind == .object else { throw .malformed("a large payload for message kind \(frame.kind)") }
+            self = .object(try ObjectPiece(reading: &bulk))
+            return
+        }
         var r = WireReader(frame.payload)
         switch kind {
         case .function:
@@ -128,17 +142,24 @@ enum PeerMessage: Sendable {
             self = .createActor(ActorCreation(options: options, className: className, methods: methods, creation: creation),
                                 classRefs: try r.ids())
         case .finished:
-            self = .finished(try r.id())
+            let id = try r.id()
+            var results: [ObjectPiece] = []
+            for _ in 0..<(try r.int()) {
+                let object = try r.id(), isError = try r.bool(), contained = try r.ids()
+                let data = try r.blob { ByteBuffer(bytes: $0) }
+                results.append(ObjectPiece(id: object, isError: isError, contained: contained, total: data.readableBytes,
+                                           offset: 0, data: data))
+            }
+            self = .finished(id, results: results)
         case .fetch:
             self = .fetch(try r.ids())
         case .object:
             let id = try r.id(), isError = try r.bool(), contained = try r.ids()
             let total = Int(clamping: try r.varint()), offset = Int(clamping: try r.varint())
-            let data = try r.blob { $0 }
-            guard offset <= total, data.count <= total - offset else {
-                throw .malformed("object piece at \(offset) of \(data.count) bytes runs past its \(total) bytes")
-            }
-            self = .object(ObjectPiece(id: id, isError: isError, contained: contained, total: total, offset: offset, data: data))
+            let data = try r.blob { ByteBuffer(bytes: $0) }
+            let piece = ObjectPiece(id: id, isError: isError, contained: contained, total: total, offset: offset, data: data)
+            try piece.check()
+            self = .object(piece)
         case .lost:
             self = .lost(try r.id(), reason: try r.string())
         case .cancel:
@@ -214,5 +235,44 @@ extension WireReader {
         task.retryExceptions = try bool()
         task.attempt = try int()
         return task
+    }
+}
+
+extension PeerMessage.ObjectPiece {
+    /// Reads a piece whose payload stayed in the connection's buffer: the
+    /// fields as `frame` writes them, then the data, left as a slice.
+    init(reading buffer: inout ByteBuffer) throws(WireError) {
+        func u64() throws(WireError) -> UInt64 {
+            guard let value = buffer.readInteger(as: UInt64.self) else { throw .malformed("truncated object piece") }
+            return value
+        }
+        func varint() throws(WireError) -> UInt64 {
+            var value: UInt64 = 0
+            for shift in stride(from: UInt64(0), to: 64, by: 7) {
+                guard let byte = buffer.readInteger(as: UInt8.self) else { throw .malformed("truncated object piece") }
+                value |= UInt64(byte & 0x7f) << shift
+                if byte < 0x80 { return value }
+            }
+            throw .malformed("number too long in an object piece")
+        }
+        id = UniqueID(high: try u64(), low: try u64())
+        guard let flag = buffer.readInteger(as: UInt8.self) else { throw .malformed("truncated object piece") }
+        isError = flag != 0
+        let count = Int(clamping: try varint())
+        guard count <= buffer.readableBytes / 16 else { throw .malformed("\(count) ids run past the object piece") }
+        contained = []
+        for _ in 0..<count { contained.append(UniqueID(high: try u64(), low: try u64())) }
+        total = Int(clamping: try varint())
+        offset = Int(clamping: try varint())
+        let length = Int(clamping: try varint())
+        guard length == buffer.readableBytes else { throw .malformed("object piece of \(length) bytes in \(buffer.readableBytes)") }
+        data = buffer
+        try check()
+    }
+
+    func check() throws(WireError) {
+        guard offset <= total, data.readableBytes <= total - offset else {
+            throw .malformed("object piece at \(offset) of \(data.readableBytes) bytes runs past its \(total) bytes")
+        }
     }
 }
