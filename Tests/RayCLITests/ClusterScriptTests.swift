@@ -51,6 +51,20 @@ struct ClusterScriptTests {
         #expect(result.stdout.contains("100MB moved in"), "\(result.stdout)")
     }
 
+    @Test func workOnANodeThatDiesIsRetriedElsewhereOrFailsClearly() throws {
+        let cluster = try Self.threeNodes()
+        let marker = cluster.session.appendingPathComponent("marker").path
+        let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/node_failure.lua").path, marker])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "retried elsewhere\nactor died with its node\nnode died error\n", "\(result.stdout)")
+        var status = ""
+        for _ in 0..<100 {  // the head sees the dead nodes' connections close
+            status = try cluster.ray(["status"]).stdout
+            if status.contains("Nodes: 1 alive, 2 dead") { break }
+        }
+        #expect(status.contains("Nodes: 1 alive, 2 dead"), "\(status)")
+    }
+
     @Test func aDriverNeedsTheTokenAndACluster() throws {
         let cluster = try Self.threeNodes()
         var wrong = cluster.environment

@@ -1,4 +1,6 @@
+import NIOCore
 import RayCore
+import RayLua
 import Testing
 @testable import RayCluster
 
@@ -24,6 +26,70 @@ struct WireTests {
         .actorFound(.init(id: .init(high: 3, low: 4), name: "", namespace: "", methods: [], host: .max)),
         .actorGone(.init(high: 5, low: 6)),
     ]
+
+    static func task(_ kind: TaskSpec.Kind) -> TaskSpec {
+        var task = TaskSpec(id: UniqueID(high: 7, low: 8), name: "f", kind: kind, arguments: [1, 2, 3],
+                            argumentRefs: [UniqueID(high: 9, low: 1)], topLevelRefs: [(2, UniqueID(high: 9, low: 1))],
+                            returnIDs: [UniqueID(high: 1, low: 1), UniqueID(high: 1, low: 2)], cpus: 0.5)
+        task.resources = ["GPU": 1]
+        task.maxRetries = -1
+        task.retryExceptions = true
+        task.attempt = 2
+        return task
+    }
+
+    /// Peer messages round-trip field by field (TaskSpec is not Equatable: compared by its frame).
+    @Test func everyPeerMessageRoundTrips() throws {
+        var options = ActorOptions(namespace: "ns")
+        options.name = "counter"
+        options.maxRestarts = -1
+        options.detached = true
+        let piece = PeerMessage.ObjectPiece(id: UniqueID(high: 3, low: 3), isError: true, contained: [UniqueID(high: 4, low: 4)],
+                                            total: 10, offset: 4, data: ByteBuffer(bytes: [1, 2, 3]))
+        let messages: [PeerMessage] = [
+            .function(UniqueID(high: 1, low: 2), code: [9, 9]),
+            .submit([Self.task(.function(UniqueID(high: 5, low: 5))), Self.task(.actorMethod(UniqueID(high: 6, low: 6), method: "incr"))]),
+            .createActor(ActorCreation(options: options, className: "Counter", methods: ["incr"],
+                                       creation: Self.task(.actorCreation(UniqueID(high: 6, low: 6), classCode: [4]))),
+                         classRefs: [UniqueID(high: 2, low: 2)]),
+            .finished(UniqueID(high: 7, low: 8), results: [piece]),
+            .fetch([UniqueID(high: 1, low: 1)]),
+            .object(piece),
+            .lost(UniqueID(high: 1, low: 1), reason: "freed"),
+            .cancel(returning: UniqueID(high: 1, low: 1), recursive: true),
+            .killActor(UniqueID(high: 6, low: 6), noRestart: false),
+            .output("task\tsays\n"),
+        ]
+        for message in messages {
+            let frame = message.frame
+            let back = try PeerMessage(frame)
+            #expect(back.frame == frame, "\(message)")
+            for cut in 0..<frame.payload.count {
+                #expect(throws: WireError.self) { try PeerMessage(Frame(kind: frame.kind, payload: Array(frame.payload.prefix(cut)))) }
+            }
+        }
+    }
+
+    @Test func objectPiecesThatRunPastTheirObjectAreRefused() {
+        let bad = PeerMessage.object(.init(id: UniqueID(high: 1, low: 1), isError: false, contained: [], total: 2, offset: 1,
+                                           data: ByteBuffer(bytes: [1, 2, 3])))
+        #expect(throws: WireError.self) { try PeerMessage(bad.frame) }
+    }
+
+    /// A large piece stays in the connection's buffer (`bulk`) and reads the same.
+    @Test func aLargePieceIsReadFromTheConnectionsBuffer() throws {
+        let data = [UInt8](repeating: 7, count: Frame.bulkThreshold)
+        let piece = PeerMessage.ObjectPiece(id: UniqueID(high: 3, low: 3), isError: false, contained: [UniqueID(high: 4, low: 4)],
+                                            total: data.count * 2, offset: data.count, data: ByteBuffer(bytes: data))
+        let frame = PeerMessage.object(piece).frame
+        let bulk = Frame(kind: frame.kind, payload: [], bulk: ByteBuffer(bytes: frame.payload))
+        guard case .object(let back) = try PeerMessage(bulk) else { Issue.record("not an object"); return }
+        #expect(back.id == piece.id && back.contained == piece.contained && back.total == piece.total && back.offset == piece.offset)
+        #expect(back.data == piece.data)
+        var wrongKind = bulk
+        wrongKind.kind = PeerMessage.Kind.submit.rawValue
+        #expect(throws: WireError.self) { try PeerMessage(wrongKind) }
+    }
 
     @Test func everyMessageRoundTrips() throws {
         for message in Self.samples {

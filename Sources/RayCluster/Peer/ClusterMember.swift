@@ -182,6 +182,11 @@ final class ClusterMember: ClusterLink, Sendable {
         let (lost, actors, releasePins): ([TaskSpec], [ActorID], [ObjectID]) = state.withLock { state in
             guard state.links[link.owner] === link || state.links[link.owner] == nil else { return ([], [], []) }
             state.links[link.owner] = nil
+            // A node whose connection broke takes no more work from here
+            // until the head's list says it is back.
+            for i in state.placementNodes.indices where state.placementNodes[i].owner == link.owner {
+                state.placementNodes[i].alive = false
+            }
             var lost: [TaskSpec] = []
             for (id, entry) in state.placed where entry.owner == link.owner {
                 state.placed[id] = nil
@@ -450,11 +455,15 @@ final class ClusterMember: ClusterLink, Sendable {
                                                contained: piece.contained))
                 return
             }
-            let assembly = state.withLock { state -> ObjectAssembly in
+            let assembly = state.withLock { state -> ObjectAssembly? in
                 if piece.offset == 0 || state.assemblies[piece.id] == nil {
                     state.assemblies[piece.id] = ObjectAssembly(total: piece.total, isError: piece.isError, contained: piece.contained)
                 }
-                return state.assemblies[piece.id]!
+                return state.assemblies[piece.id]
+            }
+            guard let assembly else {
+                arrived(piece.id, Runtime.lostObject(piece.id, "its \(piece.total) bytes could not be allocated here"))
+                return
             }
             if let object = assembly.add(piece.data, at: piece.offset) {
                 state.withLock { _ = $0.assemblies.removeValue(forKey: piece.id) }

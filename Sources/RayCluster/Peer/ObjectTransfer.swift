@@ -60,17 +60,20 @@ final class ObjectAssembly: @unchecked Sendable {
     private let memory: UnsafeMutableRawBufferPointer
     private var received = 0
 
-    init(total: Int, isError: Bool, contained: [ObjectID]) {
+    /// Nil when `total` bytes cannot be had (a peer can claim any size).
+    init?(total: Int, isError: Bool, contained: [ObjectID]) {
         self.total = total
         self.isError = isError
         self.contained = contained
         // Large objects reuse the mapped blocks the codec and Lua use:
         // fresh pages cost more to fault in than the copy itself.
-        if total >= CLUA_BIG_THRESHOLD, let block = clua_big_alloc(total) {
+        if total >= CLUA_BIG_THRESHOLD {
+            guard let block = clua_big_alloc(total) else { return nil }
             memory = UnsafeMutableRawBufferPointer(start: block, count: total)
             isBlock = true
         } else {
-            memory = .allocate(byteCount: max(total, 1), alignment: 16)
+            guard let block = malloc(max(total, 1)) else { return nil }
+            memory = UnsafeMutableRawBufferPointer(start: block, count: total)
             isBlock = false
         }
     }
@@ -78,7 +81,7 @@ final class ObjectAssembly: @unchecked Sendable {
     private let isBlock: Bool
 
     deinit {
-        if isBlock { clua_big_free(memory.baseAddress) } else { memory.deallocate() }
+        if isBlock { clua_big_free(memory.baseAddress) } else { free(memory.baseAddress) }
     }
 
     /// Adds a piece; the object once every byte arrived.
