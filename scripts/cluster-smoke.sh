@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A cluster on this machine, end to end, in a session directory of its own:
 # a head and two worker nodes on loopback, `ray status` showing all three
-# alive with their resources, a wrong token refused, then `ray stop` and a
-# check that no node process is left. Exits non-zero on the first failure.
+# alive with their resources, a wrong token refused, examples/cluster.lua
+# run attached to the cluster (SPREAD over the three nodes, an object made
+# on one and read on another, an actor), then `ray stop` and a check that no
+# node process is left. Exits non-zero on the first failure.
 # Usage: scripts/cluster-smoke.sh [path/to/ray]   (default: a release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +41,12 @@ grep -q " 0/6 CPU" <<<"$status" || fail "expected 6 CPUs"
 grep -q " 0/1 GPU" <<<"$status" || fail "expected 1 GPU"
 if err=$("$ray" status --token wrong 2>&1); then fail "a wrong token was accepted"; fi
 grep -q "wrong cluster token" <<<"$err" || fail "unclear refusal: $err"
+run=$("$ray" run --address auto examples/cluster.lua) || fail "examples/cluster.lua: $run"
+echo "$run"
+grep -q "^3 node(s), 6 CPUs" <<<"$run" || fail "the driver did not see the 3 nodes"
+[ "$(grep -c "ran 3 tasks" <<<"$run")" = 3 ] || fail "SPREAD did not reach every node"
+grep -q "read on the last: 1000000 bytes" <<<"$run" || fail "the object did not cross nodes"
+grep -q "counter after a call from the driver and one from a task: 2" <<<"$run" || fail "the actor"
 "$ray" stop
 for pid in "${pids[@]}"; do
     if kill -0 "$pid" 2>/dev/null && ! grep -q '^[^)]*) Z' "/proc/$pid/stat" 2>/dev/null; then
