@@ -39,7 +39,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "RayClusterTests", dependencies: ["RayCluster"]),
+        .testTarget(name: "RayClusterTests", dependencies: [
+            "RayCluster", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         // Process helpers Swift's Glibc lacks: posix_spawn's closefrom action, waiting on a pidfd.
         .target(name: "CProcess"),
         // The `ray` command as a library (testable): run, repl, start/stop/status, microbenchmark.

@@ -58,6 +58,18 @@ extension TaskSpec {
         return copy
     }
 
+    /// The same task with other return ids.
+    public func returning(_ ids: [ObjectID]) -> TaskSpec {
+        var copy = TaskSpec(id: id, name: name, kind: kind, arguments: arguments, argumentRefs: argumentRefs,
+                            topLevelRefs: topLevelRefs, returnIDs: ids, cpus: cpus)
+        copy.maxRetries = maxRetries
+        copy.retryExceptions = retryExceptions
+        copy.resources = resources
+        copy.strategy = strategy
+        copy.attempt = attempt
+        return copy
+    }
+
     /// The actor this task belongs to, if any.
     public var actorID: ActorID? {
         switch kind {

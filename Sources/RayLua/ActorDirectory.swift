@@ -99,6 +99,11 @@ final class ActorDirectory: Sendable {
         }
     }
 
+    /// The actors alive here that are not detached.
+    func undetachedAlive() -> [ActorID] {
+        actors.withLock { table in table.byID.filter { !$0.value.options.detached && $0.value.death == nil }.map(\.key) }
+    }
+
     /// Whether this node hosts (or hosted) the actor.
     func knows(_ id: ActorID) -> Bool {
         actors.withLock { $0.byID[id] != nil }

@@ -65,6 +65,10 @@ extension Runtime {
     /// returns are kept here until all are ready; `done` then gets them (to
     /// send to their owner) and they are let go.
     public func runForPeer(_ task: TaskSpec, done: @escaping @Sendable ([(ObjectID, StoredObject)]) -> Void) {
+        // A task with no returns gets one of its own here, kept from its
+        // owner, so that `done` still comes when it ends.
+        let own = task.returnIDs.isEmpty ? ObjectID.next() : nil
+        let task = own.map { task.returning([$0]) } ?? task
         for id in task.returnIDs { store.expect(id, references: 1) }
         holdArguments(of: task)
         let results = Locked<[(ObjectID, StoredObject)]>([])
@@ -76,11 +80,10 @@ extension Runtime {
                     return results.count == count ? results : nil
                 }
                 guard let all else { return }
-                done(all)
+                done(all.filter { $0.0 != own })
                 for (id, _) in all { store.removeReference(id) }
             }
         }
-        if count == 0 { done([]) }
         switch task.kind {
         case .function:
             submit(task)
@@ -133,6 +136,12 @@ extension Runtime {
         ]), isError: true)
     }
 
+    /// An error for `task`'s returns.
+    public static func taskError(_ task: TaskSpec, type: String, _ message: String) -> StoredObject {
+        StoredObject(bytes: LuaCodec.message(stringTable: [("type", type), ("message", "\(task.name): \(message)"), ("task", task.name)]),
+                     isError: true)
+    }
+
     /// The error of work lost with the node that ran it.
     public static func nodeDied(_ task: TaskSpec, _ reason: String) -> StoredObject {
         StoredObject(bytes: LuaCodec.message(stringTable: [
@@ -157,6 +166,14 @@ extension Runtime {
         text.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { clua_stdout_write($0.baseAddress, $0.count) }
         }
+    }
+
+    /// The job on this node ended (its last driver left): every actor
+    /// hosted here that is not detached is killed; returns their ids.
+    public func endJobActors() -> [ActorID] {
+        let ended = actors.undetachedAlive()
+        for id in ended { actors.kill(id, noRestart: true) }
+        return ended
     }
 
     /// Whether this node hosts the actor.

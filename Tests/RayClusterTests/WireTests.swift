@@ -1,4 +1,5 @@
 import NIOCore
+import NIOEmbedded
 import RayCore
 import RayLua
 import Testing
@@ -89,6 +90,30 @@ struct WireTests {
         var wrongKind = bulk
         wrongKind.kind = PeerMessage.Kind.submit.rawValue
         #expect(throws: WireError.self) { try PeerMessage(wrongKind) }
+    }
+
+    /// A message over the 64 MiB frame limit goes in `part` frames and
+    /// comes out of the decoder whole; a part out of place closes the connection.
+    @Test func aMessageLargerThanAFrameTravelsInParts() throws {
+        let big = Frame(kind: PeerMessage.Kind.output.rawValue, payload: [UInt8](repeating: 5, count: Frame.maxPayload + 100))
+        let parts = big.parts
+        #expect(parts.count == 2 && parts.allSatisfy { $0.kind == Frame.partKind && $0.payload.count <= Frame.maxPayload })
+        #expect(Frame(kind: 1, payload: [1, 2]).parts == [Frame(kind: 1, payload: [1, 2])])
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(accepting: false)))
+        for part in parts {
+            var buffer = channel.allocator.buffer(capacity: part.payload.count + Frame.headerSize)
+            part.write(to: &buffer)
+            try channel.writeInbound(buffer)
+        }
+        let whole = try #require(try channel.readInbound(as: Frame.self))
+        #expect(whole == big)
+        #expect(try channel.readInbound(as: Frame.self) == nil)
+
+        let stray = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(accepting: false)))
+        var buffer = stray.allocator.buffer(capacity: 64)
+        Frame(kind: Frame.partKind, payload: [PeerMessage.Kind.output.rawValue, 0, 1]).write(to: &buffer)
+        Frame(kind: PeerMessage.Kind.fetch.rawValue, payload: [0]).write(to: &buffer)
+        #expect(throws: FrameError.badPart) { try stray.writeInbound(buffer) }
     }
 
     @Test func everyMessageRoundTrips() throws {

@@ -41,7 +41,8 @@ final class ClusterMember: ClusterLink, Sendable {
         var spreadCounter = 0
         /// Objects asked of their owners and not arrived.
         var requested: Set<ObjectID> = []
-        var assemblies: [ObjectID: ObjectAssembly] = [:]
+        /// Large objects arriving in pieces, by the link they come on.
+        var assemblies: [AssemblyKey: ObjectAssembly] = [:]
         /// Where actors live, as far as known here.
         var actorHosts: [ActorID: UInt64] = [:]
         /// Actors hosted here for each driver (non-detached: they end with its job).
@@ -52,9 +53,13 @@ final class ClusterMember: ClusterLink, Sendable {
         /// Work other processes placed here and not finished: who placed
         /// it, and its first return (what `cancel` names it by).
         var hosted: [TaskID: (owner: UInt64, firstReturn: ObjectID?)] = [:]
-        var abandoned: [ObjectID] = []
     }
     private let state = Locked(State())
+
+    struct AssemblyKey: Hashable {
+        let link: ObjectIdentifier
+        let id: ObjectID
+    }
     private let refresher = Locked<RepeatedTask?>(nil)
 
     init(runtime: Runtime, token: String, nodeID: String, isNode: Bool, head: HeadClient, group: EventLoopGroup,
@@ -178,45 +183,63 @@ final class ClusterMember: ClusterLink, Sendable {
 
     /// A connection ended: its process's work placed from here is retried
     /// elsewhere or fails; a driver's actors end with it.
+    /// What a closed connection leaves to do, gathered under the lock.
+    private struct Departure {
+        var lost: [TaskSpec] = []
+        var unanswered: [ObjectID] = []
+        var abandoned: [ObjectID] = []
+        var actors: [ActorID] = []
+        var pins: [ObjectID] = []
+        var lastDriver = false
+    }
+
     func closed(_ link: PeerLink) {
-        let (lost, actors, releasePins): ([TaskSpec], [ActorID], [ObjectID]) = state.withLock { state in
-            guard state.links[link.owner] === link || state.links[link.owner] == nil else { return ([], [], []) }
+        let departure: Departure = state.withLock { state in
+            var departure = Departure()
+            guard state.links[link.owner] === link || state.links[link.owner] == nil else { return departure }
             state.links[link.owner] = nil
             // A node whose connection broke takes no more work from here
             // until the head's list says it is back.
             for i in state.placementNodes.indices where state.placementNodes[i].owner == link.owner {
                 state.placementNodes[i].alive = false
             }
-            var lost: [TaskSpec] = []
             for (id, entry) in state.placed where entry.owner == link.owner {
                 state.placed[id] = nil
                 for ref in entry.task.returnIDs { state.placedByReturn[ref] = nil }
-                lost.append(entry.task)
+                departure.lost.append(entry.task)
             }
             state.inFlight[link.owner] = nil
-            let actors = link.isDriver ? state.actorsOfDriver.removeValue(forKey: link.owner) ?? [] : []
-            var abandoned: [ObjectID] = []
-            if link.isDriver {
-                for (id, entry) in state.hosted where entry.owner == link.owner {
-                    state.hosted[id] = nil
-                    if let ref = entry.firstReturn { abandoned.append(ref) }
-                }
+            // Objects asked of that process will not come; pieces from it are dropped.
+            let unanswered = state.requested.filter { $0.high == link.owner }
+            state.requested.subtract(unanswered)
+            departure.unanswered = Array(unanswered)
+            state.assemblies = state.assemblies.filter { $0.key.link != ObjectIdentifier(link) }
+            guard link.isDriver else { return departure }
+            // A driver's job ended: what it placed here stops, as in Ray;
+            // when no driver is left, so does all other work and every
+            // actor that is not detached.
+            departure.actors = state.actorsOfDriver.removeValue(forKey: link.owner) ?? []
+            departure.lastDriver = !state.links.values.contains(where: \.isDriver)
+            for (id, entry) in state.hosted where departure.lastDriver || entry.owner == link.owner {
+                state.hosted[id] = nil
+                if let ref = entry.firstReturn { departure.abandoned.append(ref) }
             }
-            state.abandoned = abandoned
-            var pins: [ObjectID] = []
-            if link.isDriver && !state.links.values.contains(where: \.isDriver) { swap(&pins, &state.pins) }
-            return (lost, actors, pins)
+            if departure.lastDriver {
+                swap(&departure.pins, &state.pins)
+                state.actorsOfDriver = [:]
+            }
+            return departure
         }
-        for task in lost { retryOrFail(task, because: "the node that ran it went away") }
-        // The driver's job ended: what it placed here stops (as in Ray).
-        for ref in state.withLock({ state in defer { state.abandoned = [] }; return state.abandoned }) {
-            runtime.cancel(returning: ref, recursive: true)
+        for task in departure.lost { retryOrFail(task, because: "the node that ran it went away") }
+        for id in departure.unanswered {
+            runtime.receive(id, Runtime.lostObject(id, "the process that owned it went away"))
         }
-        for id in actors {
-            runtime.killActorForPeer(id, noRestart: true)
-            head.send(.actorGone(id))
-        }
-        for id in releasePins { runtime.objects.removeReference(id) }
+        for ref in departure.abandoned { runtime.cancel(returning: ref, recursive: true) }
+        var ended = departure.actors
+        for id in ended { runtime.killActorForPeer(id, noRestart: true) }
+        if departure.lastDriver { ended += runtime.endJobActors() }
+        for id in ended { head.send(.actorGone(id)) }
+        for id in departure.pins { runtime.objects.removeReference(id) }
     }
 
     /// Sends what a task printed to the driver that placed it; output of
@@ -315,16 +338,18 @@ final class ClusterMember: ClusterLink, Sendable {
 
     /// Sends a task or actor call to the process `owner`, recording it until it finishes.
     private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false) -> Bool {
+        guard task.arguments.count < Frame.maxMessage - (1 << 20) else {
+            runtime.endPlaced(task, failing: Runtime.taskError(task, type: "SerializationError",
+                "its arguments take \(task.arguments.count) bytes, more than a message between nodes can carry (2 GiB): put them with ray.put and pass the ObjectRef"))
+            return true
+        }
         guard let link = link(to: owner, mayWait: mayWait) else { return false }
         state.withLock { state in
             state.placed[task.id] = (task, owner)
             for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
             state.inFlight[owner, default: 0] += task.cpus
         }
-        if case .function(let function) = task.kind, link.needsCode(function), let code = runtime.functionCode(function) {
-            link.send(.function(function, code: code))
-        }
-        link.send(.submit([task]))
+        link.send(task: task, code: runtime.functionCode)
         return true
     }
 
@@ -381,9 +406,10 @@ final class ClusterMember: ClusterLink, Sendable {
     }
 
     func fetch(_ ids: [ObjectID]) {
-        let wanted: [ObjectID] = state.withLock { state in ids.filter { state.requested.insert($0).inserted } }
+        let missing = ids.filter { runtime.objects.object($0) == nil }
+        let wanted: [ObjectID] = state.withLock { state in missing.filter { state.requested.insert($0).inserted } }
         var byOwner: [UInt64: [ObjectID]] = [:]
-        for id in wanted where runtime.objects.object(id) == nil { byOwner[id.high, default: []].append(id) }
+        for id in wanted { byOwner[id.high, default: []].append(id) }
         for (owner, ids) in byOwner { request(ids, from: owner, attempts: 3) }
     }
 
@@ -455,19 +481,28 @@ final class ClusterMember: ClusterLink, Sendable {
                                                contained: piece.contained))
                 return
             }
+            let key = AssemblyKey(link: ObjectIdentifier(link), id: piece.id)
             let assembly = state.withLock { state -> ObjectAssembly? in
-                if piece.offset == 0 || state.assemblies[piece.id] == nil {
-                    state.assemblies[piece.id] = ObjectAssembly(total: piece.total, isError: piece.isError, contained: piece.contained)
+                if piece.offset == 0 {
+                    state.assemblies[key] = ObjectAssembly(total: piece.total, isError: piece.isError, contained: piece.contained)
                 }
-                return state.assemblies[piece.id]
+                return state.assemblies[key]
             }
             guard let assembly else {
-                arrived(piece.id, Runtime.lostObject(piece.id, "its \(piece.total) bytes could not be allocated here"))
+                let why = piece.offset == 0 ? "its \(piece.total) bytes could not be allocated here"
+                                            : "a piece came without the ones before it"
+                arrived(piece.id, Runtime.lostObject(piece.id, why))
                 return
             }
-            if let object = assembly.add(piece.data, at: piece.offset) {
-                state.withLock { _ = $0.assemblies.removeValue(forKey: piece.id) }
+            switch assembly.add(piece.data, at: piece.offset) {
+            case .partial:
+                break
+            case .whole(let object):
+                state.withLock { _ = $0.assemblies.removeValue(forKey: key) }
                 arrived(piece.id, object)
+            case .outOfOrder:
+                state.withLock { _ = $0.assemblies.removeValue(forKey: key) }
+                arrived(piece.id, Runtime.lostObject(piece.id, "its pieces came out of order"))
             }
         case .lost(let id, let reason):
             arrived(id, Runtime.lostObject(id, reason))
@@ -486,21 +521,29 @@ final class ClusterMember: ClusterLink, Sendable {
         runtime.runForPeer(task) { [self] results in
             state.withLock { _ = $0.hosted.removeValue(forKey: task.id) }
             var small: [PeerMessage.ObjectPiece] = []
+            var large: [EventLoopFuture<Void>] = []
             for (id, object) in results {
                 pin(object.contained)
                 if object.bytes.count > ObjectTransfer.chunkSize {
-                    link.send(object: object, as: id)
+                    large.append(link.send(object: object, as: id))
                 } else {
                     small.append(ObjectTransfer.piece(id, object))
                 }
             }
-            link.send(.finished(task.id, results: small))
+            let finished = PeerMessage.finished(task.id, results: small)
+            guard let first = large.first else { return link.send(finished) }
+            // `finished` ends the task for its owner: only once every piece
+            // of its large returns is out (a broken connection before then
+            // makes the owner retry or fail the task).
+            EventLoopFuture.whenAllSucceed(large, on: first.eventLoop).whenSuccess { _ in link.send(finished) }
         }
     }
 
     private func arrived(_ id: ObjectID, _ object: StoredObject) {
-        if !id.isLocal { state.withLock { _ = $0.requested.remove(id) } }  // only others' objects are requested
         runtime.receive(id, object)
+        // Only others' objects are requested; cleared after the store has
+        // it, so that a fetch in between finds it there instead of asking again.
+        if !id.isLocal { state.withLock { _ = $0.requested.remove(id) } }
     }
 
     /// Objects of this process whose refs leave it stay alive while a

@@ -23,10 +23,15 @@ enum ObjectTransfer {
     /// on when the last one written has left. Runs on the channel's event
     /// loop. Each piece is written straight from the object's memory into
     /// the connection's buffer.
-    static func sendPieces(_ id: ObjectID, _ object: StoredObject, from offset: Int, on channel: Channel) {
+    static func sendPieces(_ id: ObjectID, _ object: StoredObject, from offset: Int, on channel: Channel,
+                           done: EventLoopPromise<Void>) {
         let total = object.bytes.count
         var offset = offset
-        while offset < total && channel.isActive {
+        guard channel.isActive else {
+            done.fail(ClusterError("the connection closed while an object was being sent"))
+            return
+        }
+        while offset < total {
             let end = min(total, offset + chunkSize)
             var w = WireWriter()
             w.id(id)
@@ -41,9 +46,18 @@ enum ObjectTransfer {
             object.bytes.withUnsafeBytes { bytes in _ = buffer.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) }
             let written = channel.writeAndFlush(buffer)
             offset = end
-            if offset < total && !channel.isWritable {
+            if offset == total {
+                written.cascade(to: done)
+                return
+            }
+            if !channel.isWritable {
                 let next = offset
-                written.whenSuccess { sendPieces(id, object, from: next, on: channel) }
+                written.whenComplete { result in
+                    switch result {
+                    case .success: sendPieces(id, object, from: next, on: channel, done: done)
+                    case .failure(let error): done.fail(error)
+                    }
+                }
                 return
             }
         }
@@ -84,16 +98,21 @@ final class ObjectAssembly: @unchecked Sendable {
         if isBlock { clua_big_free(memory.baseAddress) } else { free(memory.baseAddress) }
     }
 
-    /// Adds a piece; the object once every byte arrived.
-    func add(_ data: ByteBuffer, at offset: Int) -> StoredObject? {
+    enum Progress {
+        case partial, whole(StoredObject), outOfOrder
+    }
+
+    /// Adds the next piece (pieces of one object come in order on their
+    /// connection; any other is refused, so no byte is left unwritten).
+    func add(_ data: ByteBuffer, at offset: Int) -> Progress {
         let count = data.readableBytes
-        guard offset + count <= total else { return nil }
+        guard offset == received, offset + count <= total else { return .outOfOrder }
         data.withUnsafeReadableBytes { bytes in
             UnsafeMutableRawBufferPointer(rebasing: memory[offset..<(offset + count)]).copyMemory(from: bytes)
         }
         received += count
-        guard received >= total else { return nil }
-        return StoredObject(bytes: ObjectBytes(UnsafeRawBufferPointer(rebasing: memory[0..<total]), owner: self),
-                            isError: isError, contained: contained)
+        guard received == total else { return .partial }
+        return .whole(StoredObject(bytes: ObjectBytes(UnsafeRawBufferPointer(rebasing: memory[0..<total]), owner: self),
+                                   isError: isError, contained: contained))
     }
 }

@@ -16,9 +16,16 @@ final class PeerLink: Sendable {
     let owner: UInt64
     /// A driver at the other end (it does not listen; it goes away with its job).
     let isDriver: Bool
-    /// Remote functions whose code went out on this link.
-    private let sentFunctions = Locked<Set<UniqueID>>([])
-    private let outbox = Locked<(frames: [Frame], bytes: Int, scheduled: Bool)>(([], 0, false))
+    /// Frames waiting for the next turn of the event loop, and the remote
+    /// functions whose code went out on this link (under the same lock, so
+    /// a function's code is always queued before any task that runs it).
+    private struct Outbox {
+        var frames: [Frame] = []
+        var bytes = 0
+        var scheduled = false
+        var sentFunctions: Set<UniqueID> = []
+    }
+    private let outbox = Locked(Outbox())
 
     init(channel: EventLoopFuture<Channel>, owner: UInt64, isDriver: Bool) {
         self.channel = channel
@@ -27,13 +34,34 @@ final class PeerLink: Sendable {
     }
 
     func send(_ message: PeerMessage) {
-        send(message.frame)
+        send([message.frame])
     }
 
-    func send(_ frame: Frame) {
+    /// Queues a task, preceded by its function's code the first time this
+    /// link carries the function (`code` gives it).
+    func send(task: TaskSpec, code: (UniqueID) -> [UInt8]?) {
+        let submit = PeerMessage.submit([task]).frame
+        guard case .function(let function) = task.kind else { return send([submit]) }
+        enqueue { box in
+            if box.sentFunctions.insert(function).inserted, let code = code(function) {
+                return [PeerMessage.function(function, code: code).frame, submit]
+            }
+            return [submit]
+        }
+    }
+
+    func send(_ frames: [Frame]) {
+        enqueue { _ in frames }
+    }
+
+    private func enqueue(_ make: (inout Outbox) -> [Frame]) {
         let schedule = outbox.withLock { box -> Bool in
-            box.frames.append(frame)
-            box.bytes += Frame.headerSize + frame.payload.count
+            for frame in make(&box) {
+                for part in frame.parts {
+                    box.frames.append(part)
+                    box.bytes += Frame.headerSize + part.payload.count
+                }
+            }
             defer { box.scheduled = true }
             return !box.scheduled
         }
@@ -43,7 +71,11 @@ final class PeerLink: Sendable {
     /// Writes every frame in the outbox; on the channel's event loop.
     private func drain(_ channel: Channel) {
         let (frames, bytes) = outbox.withLock { box in
-            defer { box = ([], 0, false) }
+            defer {
+                box.frames = []
+                box.bytes = 0
+                box.scheduled = false
+            }
             return (box.frames, box.bytes)
         }
         guard !frames.isEmpty else { return }
@@ -53,23 +85,23 @@ final class PeerLink: Sendable {
     }
 
     /// Sends an object: small ones through the outbox, large ones in
-    /// pieces with back-pressure (after what the outbox holds).
-    func send(object: StoredObject, as id: ObjectID) {
+    /// pieces with back-pressure (after what the outbox holds). The future
+    /// completes once the last piece is written, or fails if the
+    /// connection closes first.
+    @discardableResult
+    func send(object: StoredObject, as id: ObjectID) -> EventLoopFuture<Void> {
         guard object.bytes.count > ObjectTransfer.chunkSize else {
             send(.object(ObjectTransfer.piece(id, object)))
-            return
+            return channel.map { _ in }
         }
-        channel.whenSuccess { channel in
+        return channel.flatMap { channel in
+            let done = channel.eventLoop.makePromise(of: Void.self)
             channel.eventLoop.execute {
                 self.drain(channel)
-                ObjectTransfer.sendPieces(id, object, from: 0, on: channel)
+                ObjectTransfer.sendPieces(id, object, from: 0, on: channel, done: done)
             }
+            return done.futureResult
         }
-    }
-
-    /// True the first time it is asked for a function: its code must go out first.
-    func needsCode(_ function: UniqueID) -> Bool {
-        sentFunctions.withLock { $0.insert(function).inserted }
     }
 
     func close() {

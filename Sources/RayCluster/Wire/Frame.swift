@@ -10,6 +10,12 @@ import NIOCore
 struct Frame: Equatable, Sendable {
     /// Object pieces this large are handed on as `bulk`.
     static let bulkThreshold = 64 << 10
+    /// The kind of a frame that carries part of a message larger than
+    /// `maxPayload`: the message's kind (1 byte), whether this is the last
+    /// part (1 byte), then the next bytes of its payload.
+    static let partKind: UInt8 = 31
+    /// The largest message parts may add up to.
+    static let maxMessage = Int(Int32.max)
 
     static let magic: [UInt8] = Array("SRAY".utf8)
     static let version: UInt8 = 1
@@ -25,6 +31,17 @@ struct Frame: Equatable, Sendable {
     /// A large object piece's payload, left in the connection's buffer
     /// (no copy); `payload` is empty then. See `FrameDecoder`.
     var bulk: ByteBuffer? = nil
+
+    /// The frame itself, or the `part` frames that carry it when its
+    /// payload is over `maxPayload`.
+    var parts: [Frame] {
+        guard payload.count > Frame.maxPayload else { return [self] }
+        let size = Frame.maxPayload - 2
+        return stride(from: 0, to: payload.count, by: size).map { start in
+            let end = min(payload.count, start + size)
+            return Frame(kind: Frame.partKind, payload: [kind, end == payload.count ? 1 : 0] + payload[start..<end])
+        }
+    }
 
     /// The frame's bytes.
     var bytes: [UInt8] {
@@ -62,12 +79,15 @@ enum FrameError: Error, Equatable, CustomStringConvertible {
     case badMagic
     case unsupportedVersion(UInt8)
     case tooLarge(Int, limit: Int)
+    /// A `part` frame out of place, or another frame between parts.
+    case badPart
 
     var description: String {
         switch self {
         case .badMagic: "not a SwiftRay cluster connection (bad magic)"
         case .unsupportedVersion(let v): "cluster protocol version \(v) is not supported (this build speaks version \(Frame.version))"
         case .tooLarge(let n, let limit): "frame of \(n) bytes exceeds the limit of \(limit)"
+        case .badPart: "a message in parts was interrupted or malformed"
         }
     }
 }

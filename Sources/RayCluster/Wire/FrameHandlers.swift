@@ -7,6 +7,8 @@ struct FrameDecoder: ByteToMessageDecoder {
     /// The payload limit of the next frame: `Frame.maxFirstPayload` for the
     /// first frame on the accepting side, `Frame.maxPayload` afterwards.
     private var limit: Int
+    /// A message arriving in `part` frames: its kind and the bytes so far.
+    private var partial: (kind: UInt8, bytes: [UInt8])?
 
     init(accepting: Bool) {
         limit = accepting ? Frame.maxFirstPayload : Frame.maxPayload
@@ -21,11 +23,28 @@ struct FrameDecoder: ByteToMessageDecoder {
         limit = Frame.maxPayload
         buffer.moveReaderIndex(forwardBy: Frame.headerSize)
         if kind == PeerMessage.Kind.object.rawValue && length >= Frame.bulkThreshold {
+            guard partial == nil else { throw FrameError.badPart }
             // A piece of a large object: its bytes are copied once, into the object.
             context.fireChannelRead(NIOAny(Frame(kind: kind, payload: [], bulk: buffer.readSlice(length: length))))
             return .continue
         }
         let payload = buffer.readBytes(length: length) ?? []
+        if kind == Frame.partKind {
+            guard payload.count >= 2, partial == nil || partial!.kind == payload[0] else { throw FrameError.badPart }
+            var message = partial ?? (payload[0], [])
+            guard message.bytes.count + payload.count - 2 <= Frame.maxMessage else {
+                throw FrameError.tooLarge(message.bytes.count + payload.count, limit: Frame.maxMessage)
+            }
+            message.bytes += payload[2...]
+            if payload[1] == 0 {
+                partial = message
+            } else {
+                partial = nil
+                context.fireChannelRead(NIOAny(Frame(kind: message.kind, payload: message.bytes)))
+            }
+            return .continue
+        }
+        guard partial == nil else { throw FrameError.badPart }
         context.fireChannelRead(NIOAny(Frame(kind: kind, payload: payload)))
         return .continue
     }

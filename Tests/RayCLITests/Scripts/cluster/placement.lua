@@ -49,6 +49,25 @@ local sum = ray.remote(function(t) return t[1] + t[2] + t[3] .. t.name end)
 for i = 1, #ids do assert(ray.get(sum.options(on(i)).remote(driver_value)) == "6driver") end
 print("driver objects")
 
+-- An argument larger than a frame (64 MiB) goes by value in parts.
+local length = ray.remote(function(s) return #s end)
+local wide = string.rep("a", 70 * 1024 * 1024)
+assert(ray.get(length.options(on(2)).remote(wide)) == #wide)
+wide = nil
+-- A task with no returns keeps its arguments alive until it ran.
+local Box = ray.remote({ init = function(self) self.v = 0 end, set = function(self, v) self.v = v end,
+                         get = function(self) return self.v end })
+local box_actor = Box.options(on(3)).remote()
+local no_returns = ray.remote({ num_returns = 0 }, function(arg, target) target.set.remote(#ray.get(arg[1])) end)
+no_returns.options(on(2)).remote({ ray.put("payload") }, box_actor)
+collectgarbage()
+local deadline = ray.now() + 30
+while ray.get(box_actor.get.remote()) ~= 7 do
+  assert(ray.now() < deadline, "the task with no returns never ran")
+  ray.sleep(0.01)
+end
+print("large and returnless tasks")
+
 -- 100 MB made on one node moves to another.
 local big = ray.remote(function() return ray.put(string.rep("x", 100 * 1024 * 1024)) end)
 local measure = ray.remote(function(box)
