@@ -113,6 +113,9 @@ extension Runtime {
         actors.kill(id, noRestart: noRestart)
     }
 
+    /// Tasks here that wait: for a CPU, or for their ObjectRef arguments.
+    public var pendingTasks: Int { scheduler.queuedTasks + awaitingArgumentsCount }
+
     /// CPUs not in use on this node now.
     public var availableCPUs: Double { scheduler.availableCPUs }
 

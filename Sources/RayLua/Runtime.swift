@@ -48,6 +48,7 @@ public final class Runtime: Sendable {
     /// Tasks waiting for their ObjectRef arguments. Whoever takes one out
     /// (the last readiness callback, or a cancel) decides what becomes of it.
     private let awaitingArguments = Locked<[TaskID: TaskSpec]>([:])
+    var awaitingArgumentsCount: Int { awaitingArguments.withLock { $0.count } }
     /// The namespace of named actors: anonymous (this job's own) until
     /// `ray.init{namespace = ...}` names it, as in Ray.
     private let namespaceState: Locked<(name: String, named: Bool)>

@@ -172,6 +172,9 @@ final class Scheduler: @unchecked Sendable {
 
     var availableCPUs: Double { locked { available } }
 
+    /// Runnable tasks waiting for a CPU.
+    var queuedTasks: Int { locked { runnable.count } }
+
     /// A task-taking worker is about to block its thread. Returns whether
     /// an extra worker must be started to stand in for it (there is one
     /// extra per blocked worker, so the node never runs out of threads for

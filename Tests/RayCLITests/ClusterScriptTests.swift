@@ -76,6 +76,13 @@ struct ClusterScriptTests {
         #expect(both.status != 0 && both.stderr.contains("--num-cpus cannot be given with --address"), "\(both.stderr)")
         let attached = try cluster.ray(["run", "-e", "ray.init({ address = 'auto' }) print(#ray.nodes(), ray.cluster_resources().CPU)"])
         #expect(attached.stdout == "3\t6.0\n", "ray.init{address} attaches: \(attached.stderr)")
+        // The head lists each attached driver as a job (its end shows once the head sees it leave).
+        var status = ""
+        for _ in 0..<100 {
+            status = try cluster.ray(["status"]).stdout
+            if status.contains("Jobs: 0 running, 1 finished") { break }
+        }
+        #expect(status.contains("Jobs: 0 running, 1 finished"), "\(status)")
         _ = try cluster.ray(["stop"])
         let alone = try cluster.ray(["run", "--address", "auto", "-e", "print(1)"])
         #expect(alone.status != 0 && alone.stderr.contains("no head runs on this machine"), "\(alone.stderr)")

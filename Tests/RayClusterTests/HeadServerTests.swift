@@ -59,7 +59,7 @@ struct HeadServerTests {
         // connection than the requests: ask until the head has read it (bounded).
         var seen: Message.NodeInfo?
         for _ in 0..<200 {
-            guard case .status(let nodes) = try status.request(.statusRequest) else { break }
+            guard case .status(let nodes, _) = try status.request(.statusRequest) else { break }
             seen = nodes.first { $0.nodeID == "worker-1" }
             if seen?.pendingTasks == 2 { break }
         }

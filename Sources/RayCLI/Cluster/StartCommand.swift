@@ -26,7 +26,7 @@ struct StartCommand: ParsableCommand {
     @Option(help: "The head to join (HOST:PORT), for a worker node.")
     var address: String?
 
-    @Option(help: "The address the head listens on.")
+    @Option(help: "The address this node listens on (the head: for the cluster and its peers; a worker: for its peers). Others must be able to reach it.")
     var host = "127.0.0.1"
 
     @Option(help: "The head's port (0: any free port).")

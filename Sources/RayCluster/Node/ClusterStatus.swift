@@ -14,8 +14,17 @@ public struct ClusterStatus: Sendable {
         public let secondsSinceHeartbeat: Double
     }
 
+    /// A driver that attached to the cluster.
+    public struct Job: Sendable {
+        public let jobID: String
+        public let running: Bool
+        /// Seconds since it started.
+        public let age: Double
+    }
+
     public let headAddress: String
     public let nodes: [Node]
+    public var jobs: [Job] = []
 
     /// The report, as `ray status` prints it.
     public var report: String {
@@ -43,6 +52,11 @@ public struct ClusterStatus: Sendable {
             lines.append(" \(formatAmount(sum.used))/\(formatAmount(sum.total)) \(name)")
         }
         lines.append("Pending tasks: \(alive.reduce(0) { $0 + $1.pendingTasks })")
+        let running = jobs.filter(\.running)
+        lines.append("Jobs: \(running.count) running, \(jobs.count - running.count) finished")
+        for job in running {
+            lines.append(" \(job.jobID.prefix(12))  running for \(formatAmount(job.age.rounded())) s")
+        }
         return lines.joined(separator: "\n")
     }
 }

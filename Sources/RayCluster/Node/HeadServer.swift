@@ -138,6 +138,27 @@ final class HeadServer: Sendable {
         }
     }
 
+    /// Drivers that attached, by their id: when each started and ended.
+    private let jobs = Locked<[String: (started: Double, ended: Double?)]>([:])
+
+    func jobStarted(_ id: String) {
+        jobs.withLock { $0[id] = (Self.now(), nil) }
+        log("job \(id.prefix(8)) attached")
+    }
+
+    func jobEnded(_ id: String) {
+        jobs.withLock { $0[id]?.ended = Self.now() }
+        log("job \(id.prefix(8)) ended")
+    }
+
+    func jobList() -> [Message.JobInfo] {
+        let now = Self.now()
+        return jobs.withLock { jobs in
+            jobs.map { Message.JobInfo(jobID: $0.key, running: $0.value.ended == nil, age: now - $0.value.started) }
+                .sorted { $0.age > $1.age }
+        }
+    }
+
     func refused(_ reason: String, peer: String) {
         log("refused a connection from \(peer): \(reason)")
     }
@@ -161,6 +182,7 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
     private let head: HeadServer
     private var authenticated = false
     private var node: (id: String, incarnation: UInt64)?
+    private var job: String?
 
     init(head: HeadServer) { self.head = head }
 
@@ -182,6 +204,10 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
                 return
             }
             authenticated = true
+            if hello.role == .driver {
+                job = hello.nodeID
+                head.jobStarted(hello.nodeID)
+            }
             if hello.role == .node {
                 var hello = hello
                 if hello.address.isEmpty { hello.address = context.remoteAddress?.ipAddress ?? "?" }
@@ -197,7 +223,7 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
         case .heartbeat(let beat):
             head.heartbeat(beat)
         case .statusRequest:
-            context.writeAndFlush(wrapOutboundOut(Message.status(head.status()).frame), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(Message.status(head.status(), jobs: head.jobList()).frame), promise: nil)
         case .registerActor(let record):
             context.writeAndFlush(wrapOutboundOut(Message.actorRegistered(refusal: head.registerActor(record)).frame), promise: nil)
         case .lookupActor(let name, let namespace):
@@ -237,6 +263,7 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let node { head.disconnected(nodeID: node.id, incarnation: node.incarnation) }
+        if let job { head.jobEnded(job) }
         context.fireChannelInactive()
     }
 }

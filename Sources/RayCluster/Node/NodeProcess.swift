@@ -95,10 +95,10 @@ public enum NodeProcess {
         // The head's own node reports to the directory in-process.
         let beats = context.group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(250)) { _ in
             head.heartbeat(.init(nodeID: context.nodeID, incarnation: context.incarnation,
-                                 available: node.runtime.availableResources, pendingTasks: 0))
+                                 available: node.runtime.availableResources, pendingTasks: node.runtime.pendingTasks))
         }
         defer { beats.cancel() }
-        try node.join(headAddress: address, role: .driver)
+        try node.join(headAddress: address, role: .command)
         try session.write(token, to: session.tokenFile)
         try session.write(address, to: session.headAddressFile)
         try session.registerNode(pid: context.pid, summary: "head \(address) node \(context.nodeID)")
@@ -128,7 +128,7 @@ public enum NodeProcess {
         let interval = TimeAmount.nanoseconds(Int64(client.welcome.heartbeatInterval * 1e9))
         let heartbeats = client.channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             client.send(.heartbeat(.init(nodeID: context.nodeID, incarnation: context.incarnation,
-                                         available: node.runtime.availableResources, pendingTasks: 0)))
+                                         available: node.runtime.availableResources, pendingTasks: node.runtime.pendingTasks)))
         }
         defer { heartbeats.cancel() }
         let headLost = Locked(false)
@@ -156,14 +156,14 @@ public enum NodeProcess {
                                   address: "", resources: [:])
         let client = try HeadClient.connect(to: headAddress, hello: hello, group: group)
         defer { client.close() }
-        guard case .status(let nodes) = try client.request(.statusRequest) else {
+        guard case .status(let nodes, let jobs) = try client.request(.statusRequest) else {
             throw ClusterError("the head at \(headAddress) answered the status request with an unexpected message")
         }
         return ClusterStatus(headAddress: headAddress, nodes: nodes.map {
             ClusterStatus.Node(nodeID: $0.nodeID, address: $0.address, isHead: $0.isHead, alive: $0.alive,
                                total: $0.total, available: $0.available, pendingTasks: $0.pendingTasks,
                                secondsSinceHeartbeat: $0.lastSeen)
-        })
+        }, jobs: jobs.map { ClusterStatus.Job(jobID: $0.jobID, running: $0.running, age: $0.age) })
     }
 }
 

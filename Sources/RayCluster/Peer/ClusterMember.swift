@@ -92,7 +92,7 @@ final class ClusterMember: ClusterLink, Sendable {
     }
 
     func refreshNow() throws {
-        guard case .status(let nodes) = try head.request(.statusRequest) else {
+        guard case .status(let nodes, _) = try head.request(.statusRequest) else {
             throw ClusterError("the head answered a status request with an unexpected message")
         }
         update(nodes)
@@ -100,7 +100,7 @@ final class ClusterMember: ClusterLink, Sendable {
 
     private func refresh() {
         head.requestAsync(.statusRequest).whenSuccess { [weak self] answer in
-            if case .status(let nodes) = answer { self?.update(nodes) }
+            if case .status(let nodes, _) = answer { self?.update(nodes) }
         }
     }
 
@@ -421,7 +421,7 @@ final class ClusterMember: ClusterLink, Sendable {
             link.send(.fetch(ids))
         } else if attempts > 0 {
             head.requestAsync(.statusRequest).whenComplete { [self] answer in
-                if case .success(.status(let nodes)) = answer { update(nodes) }
+                if case .success(.status(let nodes, _)) = answer { update(nodes) }
                 request(ids, from: owner, attempts: attempts - 1)
             }
         } else {

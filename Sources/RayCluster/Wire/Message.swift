@@ -11,7 +11,7 @@ enum Message: Equatable, Sendable {
     /// A node's periodic report: it is alive, and what it has free.
     case heartbeat(Heartbeat)
     case statusRequest
-    case status([NodeInfo])
+    case status([NodeInfo], jobs: [JobInfo] = [])
     /// Records an actor (and its name) in the cluster directory; answered
     /// by `actorRegistered` (an empty reason: done).
     case registerActor(ActorRecord)
@@ -59,6 +59,14 @@ enum Message: Equatable, Sendable {
         var incarnation: UInt64
         var available: [String: Double]
         var pendingTasks: Int
+    }
+
+    /// A job: a driver attached to the cluster, running or finished.
+    struct JobInfo: Equatable, Sendable {
+        var jobID: String
+        var running: Bool
+        /// Seconds since it started.
+        var age: Double
     }
 
     struct NodeInfo: Equatable, Sendable {
@@ -109,7 +117,7 @@ enum Message: Equatable, Sendable {
             w.int(beat.pendingTasks)
         case .statusRequest:
             kind = .statusRequest
-        case .status(let nodes):
+        case .status(let nodes, let jobs):
             kind = .status
             w.int(nodes.count)
             for node in nodes {
@@ -122,6 +130,12 @@ enum Message: Equatable, Sendable {
                 w.int(node.pendingTasks)
                 w.double(node.lastSeen)
                 w.u64(node.owner)
+            }
+            w.int(jobs.count)
+            for job in jobs {
+                w.string(job.jobID)
+                w.bool(job.running)
+                w.double(job.age)
             }
         case .registerActor(let record):
             kind = .registerActor
@@ -174,7 +188,11 @@ enum Message: Equatable, Sendable {
                                       alive: try r.bool(), total: try r.resources(), available: try r.resources(),
                                       pendingTasks: try r.int(), lastSeen: try r.double(), owner: try r.u64()))
             }
-            self = .status(nodes)
+            var jobs: [JobInfo] = []
+            for _ in 0..<(try r.int()) {
+                jobs.append(JobInfo(jobID: try r.string(), running: try r.bool(), age: try r.double()))
+            }
+            self = .status(nodes, jobs: jobs)
         case .registerActor:
             self = .registerActor(try r.actor())
         case .actorRegistered:
