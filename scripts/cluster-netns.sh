@@ -30,17 +30,19 @@ cleanup() {
     rm -rf "$RAY_SESSION_DIR"
 }
 trap cleanup EXIT
-ip link add "$bridge" type bridge 2>/dev/null || skip "cannot create a bridge"
-ip link set "$bridge" up
-for i in 1 2 3; do
-    ns=${spaces[$((i - 1))]}
-    ip netns add "$ns" 2>/dev/null || skip "cannot create network namespaces"
-    ip link add "srv$tag-$i" type veth peer name eth0 netns "$ns"
-    ip link set "srv$tag-$i" master "$bridge" up
-    ip -n "$ns" addr add "$net.$i/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" link set lo up
-done
+network() {  # any step that fails means namespaces cannot be used here
+    ip link add "$bridge" type bridge && ip link set "$bridge" up || return 1
+    for i in 1 2 3; do
+        local ns=${spaces[$((i - 1))]}
+        ip netns add "$ns" &&
+            ip link add "srv$tag-$i" type veth peer name eth0 netns "$ns" &&
+            ip link set "srv$tag-$i" master "$bridge" up &&
+            ip -n "$ns" addr add "$net.$i/24" dev eth0 &&
+            ip -n "$ns" link set eth0 up &&
+            ip -n "$ns" link set lo up || return 1
+    done
+}
+network 2>/dev/null || skip "cannot set up network namespaces and a bridge"
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

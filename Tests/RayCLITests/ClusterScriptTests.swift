@@ -65,6 +65,26 @@ struct ClusterScriptTests {
         #expect(status.contains("Nodes: 1 alive, 2 dead"), "\(status)")
     }
 
+    /// Distinct addresses: each node in a network namespace of its own, when
+    /// this machine allows it (root and iproute2; the script exits 77 when not).
+    @Test func theContractScriptsRunWithEachNodeInItsOwnNetworkNamespace() throws {
+        let script = scripts.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/cluster-netns.sh")
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ray")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script.path, binary.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationStatus == 77 { return }  // no namespaces here: nothing to test
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(output.contains("namespaced cluster test passed"), "\(output)")
+    }
+
     @Test func aDriverNeedsTheTokenAndACluster() throws {
         let cluster = try Self.threeNodes()
         var wrong = cluster.environment
