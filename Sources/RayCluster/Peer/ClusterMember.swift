@@ -168,7 +168,8 @@ final class ClusterMember: ClusterLink, Sendable {
             }
             .cascade(to: promise)
         promise.futureResult.whenFailure { [weak self] error in
-            self?.log("cannot connect to node \(node.nodeID.prefix(8)) at \(node.address): \(error)")
+            let why = (error as? NIOConnectionError)?.connectionErrors.first.map { "\($0.error)" } ?? "\(error)"
+            self?.log("cannot reach node \(node.nodeID.prefix(8)) at \(node.address) (\(why))")
             self?.closed(link)
         }
         return link
