@@ -51,7 +51,7 @@ let package = Package(
         ]),
         .executableTarget(name: "ray", dependencies: ["RayCLI"]),
         // The embedding API (RayEngine, LuaValue) over RayLua.
-        .target(name: "SwiftRay", dependencies: ["RayLua", "LuaKit", "CLua"]),
+        .target(name: "SwiftRay", dependencies: ["RayLua", "RayCluster", "LuaKit", "CLua"]),
         .testTarget(name: "SwiftRayTests", dependencies: ["SwiftRay"]),
         // Ships a script's returned function to another thread's state (README example).
         .executableTarget(name: "lua-ship", dependencies: ["LuaCodec", "LuaKit"]),
@@ -62,7 +62,7 @@ let package = Package(
         // Runs the built `ray` binary on Lua scripts (Scripts/ are read from the source tree).
         // Opens pseudo-terminals for the REPL tests (Swift's Glibc lacks posix_openpt).
         .target(name: "CPty", path: "Tests/CPty"),
-        .testTarget(name: "RayCLITests", dependencies: ["ray", "CPty", "CProcess"], exclude: ["Scripts"]),
+        .testTarget(name: "RayCLITests", dependencies: ["ray", "SwiftRay", "CPty", "CProcess"], exclude: ["Scripts"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
         .testTarget(name: "LuaCodecTests", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
     ]

@@ -1,6 +1,7 @@
 import CLua
 import Foundation
 @_exported import LuaKit
+import RayCluster
 @_exported import RayLua
 
 /// A Ray runtime embedded in a Swift program: worker threads with their own
@@ -32,8 +33,28 @@ public final class RayEngine {
         var settings = RuntimeSettings()
         if let cpus { settings.numCPUs = cpus }
         settings.resources = resources
+        DriverAttach.install()  // ray.init{address = ...} in the engine's Lua
         runtime = try Runtime(settings: settings)
         do {
+            driver = try RayLuaState(driverOf: runtime)
+        } catch {
+            runtime.shutdown()
+            throw error
+        }
+    }
+
+    /// Joins a running cluster as its driver (as `ray run --address`): the
+    /// engine runs no tasks itself; its tasks and actors are placed on the
+    /// cluster's nodes. `address` is the head's "HOST:PORT", or "auto"
+    /// (`RAY_ADDRESS`, else the head started on this machine); the token
+    /// is `token`, else `RAY_TOKEN`, else this machine's session files.
+    public init(clusterAddress address: String, token: String? = nil) throws {
+        var settings = RuntimeSettings()
+        settings.numCPUs = 1
+        DriverAttach.install()
+        runtime = try Runtime(settings: settings)
+        do {
+            try DriverAttach.attach(runtime, to: address, token: token)
             driver = try RayLuaState(driverOf: runtime)
         } catch {
             runtime.shutdown()

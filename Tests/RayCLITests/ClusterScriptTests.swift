@@ -1,4 +1,5 @@
 import Foundation
+import SwiftRay
 import Testing
 
 /// Scripts run as drivers attached to a cluster of three node processes
@@ -83,6 +84,29 @@ struct ClusterScriptTests {
         if process.terminationStatus == 77 { return }  // no namespaces here: nothing to test
         #expect(process.terminationStatus == 0, "\(output)")
         #expect(output.contains("namespaced cluster test passed"), "\(output)")
+    }
+
+    /// A Swift program embeds a driver attached to the cluster.
+    @Test func anEmbeddedEngineJoinsTheCluster() throws {
+        let cluster = try Self.threeNodes()
+        let head = try String(contentsOf: cluster.session.appendingPathComponent("head_address"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOf: cluster.session.appendingPathComponent("token"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let engine = try RayEngine(clusterAddress: head, token: token)
+        defer { engine.shutdown() }
+        let results = try engine.run("""
+            local where = ray.remote(function(x) return x * 2, ray.get_runtime_context().node_id end)
+            local seen, count = {}, 0
+            for i = 1, 9 do
+              local v, node = table.unpack(ray.get({ where.options({ num_returns = 2, scheduling_strategy = "SPREAD" }).remote(i) }))
+              assert(v == 2 * i)
+              if not seen[node] then seen[node], count = true, count + 1 end
+            end
+            return count, #ray.nodes()
+            """)
+        #expect(results == [.integer(3), .integer(3)])
+        #expect(throws: (any Error).self) { try RayEngine(clusterAddress: head, token: "not-the-token") }
     }
 
     @Test func aDriverNeedsTheTokenAndACluster() throws {

@@ -10,12 +10,12 @@ import RayLua
 public enum DriverAttach {
     /// Connects `runtime` to the head at `address` ("HOST:PORT", or "auto":
     /// `RAY_ADDRESS`, else the head started on this machine). The token is
-    /// `RAY_TOKEN`, else the one in this machine's session files.
-    public static func attach(_ runtime: Runtime, to address: String,
+    /// `token`, else `RAY_TOKEN`, else the one in this machine's session files.
+    public static func attach(_ runtime: Runtime, to address: String, token: String? = nil,
                               session: SessionFiles = SessionFiles()) throws {
         let headAddress = try resolve(address, session: session)
         let fromEnvironment = ProcessInfo.processInfo.environment["RAY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let token = fromEnvironment ?? session.token else {
+        guard let token = token ?? fromEnvironment ?? session.token else {
             throw ClusterError("no cluster token: set RAY_TOKEN to the token `ray start --head` printed (on the head's machine it is found in \(session.tokenFile.path))")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
