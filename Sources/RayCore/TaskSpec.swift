@@ -49,19 +49,17 @@ public struct TaskSpec: Sendable {
 extension TaskSpec {
     /// The same work as a new task (a restarted actor's creation): first attempt, new id.
     public func rerun(as id: TaskID) -> TaskSpec {
-        var copy = TaskSpec(id: id, name: name, kind: kind, arguments: arguments, argumentRefs: argumentRefs,
-                            topLevelRefs: topLevelRefs, returnIDs: returnIDs, cpus: cpus)
-        copy.maxRetries = maxRetries
-        copy.retryExceptions = retryExceptions
-        copy.resources = resources
-        copy.strategy = strategy
-        return copy
+        copy(id: id, returnIDs: returnIDs, attempt: 0)
     }
 
     /// The same task with other return ids.
     public func returning(_ ids: [ObjectID]) -> TaskSpec {
+        copy(id: id, returnIDs: ids, attempt: attempt)
+    }
+
+    private func copy(id: TaskID, returnIDs: [ObjectID], attempt: Int) -> TaskSpec {
         var copy = TaskSpec(id: id, name: name, kind: kind, arguments: arguments, argumentRefs: argumentRefs,
-                            topLevelRefs: topLevelRefs, returnIDs: ids, cpus: cpus)
+                            topLevelRefs: topLevelRefs, returnIDs: returnIDs, cpus: cpus)
         copy.maxRetries = maxRetries
         copy.retryExceptions = retryExceptions
         copy.resources = resources

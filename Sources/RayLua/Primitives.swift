@@ -180,8 +180,11 @@ enum Primitives {
             task.retryExceptions = retryExceptions
             task.resources = placement.resources
             task.strategy = placement.strategy
-            if ray.runtime.cluster?.place(task) != true {
-                ray.runtime.submit(task, parent: ray.worker?.current?.task.id)
+            let parent = ray.worker?.current?.task.id
+            if ray.runtime.cluster?.place(task) == true {
+                if let parent, let first = returns.first { ray.runtime.tasks.addRemoteChild(returning: first, parent: parent) }
+            } else {
+                ray.runtime.submit(task, parent: parent)
             }
             ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)

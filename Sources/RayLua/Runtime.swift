@@ -165,11 +165,13 @@ public final class Runtime: Sendable {
     /// resumed and its `ray.get` raises). `recursive` also cancels the tasks
     /// it submitted.
     public func cancel(returning ref: ObjectID, recursive: Bool) {
-        let marked = tasks.cancel(returning: ref, recursive: recursive)
+        let (marked, remote) = tasks.cancel(returning: ref, recursive: recursive)
         if marked.isEmpty, cluster?.cancel(returning: ref, recursive: recursive) == true { return }
         for (id, place) in marked {
             stopMarked(id, place, .cancelled)
         }
+        // Children placed on other nodes are cancelled there.
+        for child in remote { _ = cluster?.cancel(returning: child, recursive: true) }
     }
 
     /// Stops tasks for the given reasons (an actor's calls and creation when

@@ -26,6 +26,8 @@ final class TaskTable: Sendable {
         var place: Place = .pending
         var stop: Stop?
         var children: [TaskID] = []
+        /// Tasks it submitted that run on other nodes, by their first return.
+        var remoteChildren: [ObjectID] = []
         let returns: [ObjectID]
     }
 
@@ -37,6 +39,11 @@ final class TaskTable: Sendable {
             for id in task.returnIDs { table.byReturn[id] = task.id }
             if let parent { table.tasks[parent]?.children.append(task.id) }
         }
+    }
+
+    /// `parent` submitted a task that was placed on another node.
+    func addRemoteChild(returning ref: ObjectID, parent: TaskID) {
+        table.withLock { $0.tasks[parent]?.remoteChildren.append(ref) }
     }
 
     /// Marks the task started on `worker`, unless it must stop: then returns why.
@@ -71,11 +78,13 @@ final class TaskTable: Sendable {
 
     /// Marks the task that returns `ref` cancelled (and, when `recursive`, the
     /// tasks it submitted, transitively); returns what was marked, with where
-    /// each is. Tasks that already finished are not there any more.
-    func cancel(returning ref: ObjectID, recursive: Bool) -> [(id: TaskID, place: Place)] {
+    /// each is, and (recursive) the first returns of the tasks they placed on
+    /// other nodes. Tasks that already finished are not there any more.
+    func cancel(returning ref: ObjectID, recursive: Bool) -> (marked: [(id: TaskID, place: Place)], remote: [ObjectID]) {
         table.withLock { table in
-            guard let root = table.byReturn[ref] else { return [] }
+            guard let root = table.byReturn[ref] else { return ([], []) }
             var marked: [(TaskID, Place)] = []
+            var remote: [ObjectID] = []
             var pending = [root]
             while let id = pending.popLast() {
                 // A cancel also overrides a pending retry after an actor restart.
@@ -83,9 +92,12 @@ final class TaskTable: Sendable {
                 entry.stop = .cancelled
                 table.tasks[id] = entry
                 marked.append((id, entry.place))
-                if recursive { pending += entry.children }
+                if recursive {
+                    pending += entry.children
+                    remote += entry.remoteChildren
+                }
             }
-            return marked
+            return (marked, remote)
         }
     }
 

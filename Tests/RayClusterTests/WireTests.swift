@@ -59,7 +59,8 @@ struct WireTests {
             .object(piece),
             .lost(UniqueID(high: 1, low: 1), reason: "freed"),
             .cancel(returning: UniqueID(high: 1, low: 1), recursive: true),
-            .killActor(UniqueID(high: 6, low: 6), noRestart: false),
+            .killActor(UniqueID(high: 6, low: 6), noRestart: false, request: 77),
+            .done(request: 77),
             .output("task\tsays\n"),
         ]
         for message in messages {

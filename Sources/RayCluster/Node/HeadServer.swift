@@ -239,7 +239,7 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
 
     /// Says why, then closes once the frame is out.
     private func refuse(_ context: ChannelHandlerContext, _ reason: String) {
-        head.refused(reason, peer: peer(context))
+        head.refused(reason, peer: context.peerDescription)
         let closing = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(Message.refused(reason: reason).frame)).whenComplete { _ in
             closing.value.close(promise: nil)
@@ -247,13 +247,8 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
     }
 
     private func close(_ context: ChannelHandlerContext, because reason: String) {
-        head.refused(reason, peer: peer(context))
+        head.refused(reason, peer: context.peerDescription)
         context.close(promise: nil)
-    }
-
-    private func peer(_ context: ChannelHandlerContext) -> String {
-        guard let address = context.remoteAddress else { return "?" }
-        return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

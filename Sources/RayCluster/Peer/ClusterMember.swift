@@ -61,6 +61,8 @@ final class ClusterMember: ClusterLink, Sendable {
         let id: ObjectID
     }
     private let refresher = Locked<RepeatedTask?>(nil)
+    /// Requests waiting for their `done`, by request id.
+    private let requests = Locked<[UInt64: DispatchSemaphore]>([:])
 
     init(runtime: Runtime, token: String, nodeID: String, isNode: Bool, head: HeadClient, group: EventLoopGroup,
          log: @escaping @Sendable (String) -> Void) {
@@ -345,6 +347,13 @@ final class ClusterMember: ClusterLink, Sendable {
             return true
         }
         guard let link = link(to: owner, mayWait: mayWait) else { return false }
+        // Refs nested in the arguments may be kept there (an actor's state):
+        // a node's own objects among them stay alive (see `pin`). A driver's
+        // stay alive while its script holds them.
+        if isNode {
+            let topLevel = Set(task.topLevelRefs.map(\.id))
+            pin(task.argumentRefs.filter { !topLevel.contains($0) })
+        }
         state.withLock { state in
             state.placed[task.id] = (task, owner)
             for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
@@ -393,9 +402,19 @@ final class ClusterMember: ClusterLink, Sendable {
         return true
     }
 
+    /// Kills an actor on its node and waits (at most 10 s) until the kill
+    /// took effect there, so that a call made after `ray.kill` returns, from
+    /// any process, finds the actor dead.
     func killActor(_ id: ActorID, noRestart: Bool) -> Bool {
         guard let host = host(of: id), host != UniqueID.localPrefix else { return false }
-        link(to: host, mayWait: true)?.send(.killActor(id, noRestart: noRestart))
+        if let link = link(to: host, mayWait: true) {
+            let request = UInt64.random(in: 1...UInt64.max)
+            let acknowledged = DispatchSemaphore(value: 0)
+            requests.withLock { $0[request] = acknowledged }
+            link.send(.killActor(id, noRestart: noRestart, request: request))
+            _ = acknowledged.wait(timeout: .now() + 10)
+            requests.withLock { _ = $0.removeValue(forKey: request) }
+        }
         if noRestart { head.send(.actorGone(id)) }
         return true
     }
@@ -509,8 +528,11 @@ final class ClusterMember: ClusterLink, Sendable {
             arrived(id, Runtime.lostObject(id, reason))
         case .cancel(let ref, let recursive):
             runtime.cancel(returning: ref, recursive: recursive)
-        case .killActor(let id, let noRestart):
+        case .killActor(let id, let noRestart, let request):
             runtime.killActorForPeer(id, noRestart: noRestart)
+            link.send(.done(request: request))
+        case .done(let request):
+            requests.withLock { $0[request] }?.signal()
         case .output(let text):
             Runtime.writeOutput(text)
         }

@@ -152,7 +152,7 @@ final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
         case .hello(let hello) where accepting && !authenticated:
             guard ClusterToken.matches(hello.token, member.token) else {
                 let reason = hello.token.isEmpty ? "no cluster token given" : "wrong cluster token"
-                member.log("refused a peer connection from \(peer(context)): \(reason)")
+                member.log("refused a peer connection from \(context.peerDescription): \(reason)")
                 let closing = NIOLoopBound(context, eventLoop: context.eventLoop)
                 context.writeAndFlush(wrapOutboundOut(buffer(Message.refused(reason: reason).frame, context))).whenComplete { _ in
                     closing.value.close(promise: nil)
@@ -183,13 +183,8 @@ final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func close(_ context: ChannelHandlerContext, because reason: String) {
-        member.log("closed a peer connection from \(peer(context)): \(reason)")
+        member.log("closed a peer connection from \(context.peerDescription): \(reason)")
         context.close(promise: nil)
-    }
-
-    private func peer(_ context: ChannelHandlerContext) -> String {
-        guard let address = context.remoteAddress else { return "?" }
-        return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -87,3 +87,11 @@ extension Frame {
         buffer.writeInteger(UInt32(length))
     }
 }
+
+extension ChannelHandlerContext {
+    /// "ip:port" of the other end, for logs.
+    var peerDescription: String {
+        guard let address = remoteAddress else { return "?" }
+        return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+    }
+}

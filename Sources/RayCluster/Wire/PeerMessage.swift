@@ -24,7 +24,11 @@ enum PeerMessage: Sendable {
     /// The object cannot be sent: freed, or never made; the reason says which.
     case lost(ObjectID, reason: String)
     case cancel(returning: ObjectID, recursive: Bool)
-    case killActor(ActorID, noRestart: Bool)
+    /// `ray.kill` for an actor the receiver hosts; answered by `done` with
+    /// the same request id once the kill took effect there.
+    case killActor(ActorID, noRestart: Bool, request: UInt64)
+    /// The request with this id took effect.
+    case done(request: UInt64)
     /// Lines tasks printed on the sender, for a driver's stdout.
     case output(String)
 
@@ -39,7 +43,7 @@ enum PeerMessage: Sendable {
     }
 
     enum Kind: UInt8 {
-        case function = 32, submit, createActor, finished, fetch, object, lost, cancel, killActor, output
+        case function = 32, submit, createActor, finished, fetch, object, lost, cancel, killActor, output, done
     }
 
     var frame: Frame {
@@ -97,10 +101,14 @@ enum PeerMessage: Sendable {
             kind = .cancel
             w.id(ref)
             w.bool(recursive)
-        case .killActor(let id, let noRestart):
+        case .killActor(let id, let noRestart, let request):
             kind = .killActor
             w.id(id)
             w.bool(noRestart)
+            w.u64(request)
+        case .done(let request):
+            kind = .done
+            w.u64(request)
         case .output(let text):
             kind = .output
             w.string(text)
@@ -165,7 +173,9 @@ enum PeerMessage: Sendable {
         case .cancel:
             self = .cancel(returning: try r.id(), recursive: try r.bool())
         case .killActor:
-            self = .killActor(try r.id(), noRestart: try r.bool())
+            self = .killActor(try r.id(), noRestart: try r.bool(), request: try r.u64())
+        case .done:
+            self = .done(request: try r.u64())
         case .output:
             self = .output(try r.string())
         }

@@ -68,6 +68,30 @@ while ray.get(box_actor.get.remote()) ~= 7 do
 end
 print("large and returnless tasks")
 
+-- Recursive cancel reaches a child running on another node.
+local Holder = ray.remote({ put = function(self, refs) self.refs = refs end, take = function(self) return self.refs end })
+local holder = Holder.options(on(1)).remote()
+local child = ray.remote(function() ray.sleep(600) return "woke" end)
+local parent = ray.remote(function(h, target)
+  local r = child.options({ scheduling_strategy = { node_id = target } }).remote()
+  ray.get(h.put.remote({ r }))
+  return ray.get(r)
+end)
+local p = parent.options(on(2)).remote(holder, ids[3])
+local child_refs
+deadline = ray.now() + 30
+repeat
+  child_refs = ray.get(holder.take.remote())
+  if not child_refs then ray.sleep(0.01) end
+until child_refs or ray.now() > deadline
+assert(child_refs, "the parent never submitted its child")
+ray.cancel(p)
+local p_ok, p_err = pcall(ray.get, p, { timeout = 30 })
+assert(not p_ok and p_err.type == "TaskCancelledError", tostring(p_err))
+local c_ok, c_err = pcall(ray.get, child_refs[1], { timeout = 30 })
+assert(not c_ok and c_err.type == "TaskCancelledError", tostring(c_err))
+print("recursive cancel across nodes")
+
 -- 100 MB made on one node moves to another.
 local big = ray.remote(function() return ray.put(string.rep("x", 100 * 1024 * 1024)) end)
 local measure = ray.remote(function(box)
