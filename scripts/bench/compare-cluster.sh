@@ -6,18 +6,12 @@
 # better). RAY_VENV as in compare-ray.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-venv=${RAY_VENV:-$HOME/.cache/swiftray/venv-ray}
-if [ ! -x "$venv/bin/ray" ]; then
-    echo "installing Ray 2.60.0 into $venv ..." >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q 'ray==2.60.0' numpy >&2
-fi
+source scripts/bench/ray-venv.sh
 work=$(mktemp -d)
 trap '"$venv/bin/ray" stop --force >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 echo "running Ray's cluster rows ..." >&2
 (cd "$work" && "$venv/bin/python" "$OLDPWD/scripts/bench/cluster_ray.py" 2>"$work/ray.err" | grep -P '\t' >"$work/ray.txt") || true
-"$venv/bin/ray" stop --force >/dev/null 2>&1 || true
-for _ in $(seq 600); do pgrep -f 'raylet|gcs_server|default_worker|ray::' >/dev/null || break; sleep 0.1; done
+quiesce
 echo "running ours ..." >&2
 scripts/bench/cluster.sh | sed -E 's/ {2,}([0-9.]+) (.*)$/\t\1\t\2/' >"$work/ours.txt"
 echo "| row | Ray 2.60 | ours | better by |"

@@ -18,12 +18,7 @@
 # they are gone, so ours never runs beside them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-venv=${RAY_VENV:-$HOME/.cache/swiftray/venv-ray}
-if [ ! -x "$venv/bin/ray" ]; then
-    echo "installing Ray 2.60.0 into $venv ..." >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q 'ray==2.60.0' numpy >&2
-fi
+source scripts/bench/ray-venv.sh
 log=$(mktemp)
 if ! swift build -c release --product ray >"$log" 2>&1; then cat "$log" >&2; exit 1; fi
 rm -f "$log"
@@ -33,14 +28,6 @@ trap '"$venv/bin/ray" stop --force >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 parts=${PARTS:-micro workloads startup}
 wants() { [[ " $parts " == *" $1 "* ]]; }
-quiesce() {  # stop Ray's processes and wait (at most 60 s) until none is left
-    "$venv/bin/ray" stop --force >/dev/null 2>&1 || true
-    for _ in $(seq 600); do
-        pgrep -f 'raylet|gcs_server|default_worker|ray::' >/dev/null || return 0
-        sleep 0.1
-    done
-    echo "warning: Ray processes still running" >&2
-}
 touch "$work/ray.txt" "$work/ours.txt"
 skip=${TESTS_TO_SKIP:-client:}
 if wants micro; then
