@@ -44,6 +44,10 @@ public protocol ClusterLink: AnyObject, Sendable {
 
     /// Every node the head knows, alive or not.
     func nodes() -> [ClusterNode]
+
+    /// The runtime shuts down: close every connection (its job ends for
+    /// the cluster) and stop what runs in the background.
+    func leave()
 }
 
 /// Why no node could ever run a task or host an actor.

@@ -64,11 +64,10 @@ extension Runtime {
     /// Runs a task or actor call that another process placed here. Its
     /// returns are kept here until all are ready; `done` then gets them (to
     /// send to their owner) and they are let go.
+    /// `task` must have a return (the caller gives a returnless task one of
+    /// its own, so that `done` comes when it ends).
     public func runForPeer(_ task: TaskSpec, done: @escaping @Sendable ([(ObjectID, StoredObject)]) -> Void) {
-        // A task with no returns gets one of its own here, kept from its
-        // owner, so that `done` still comes when it ends.
-        let own = task.returnIDs.isEmpty ? ObjectID.next() : nil
-        let task = own.map { task.returning([$0]) } ?? task
+        precondition(!task.returnIDs.isEmpty, "runForPeer needs a task with a return")
         for id in task.returnIDs { store.expect(id, references: 1) }
         holdArguments(of: task)
         let results = Locked<[(ObjectID, StoredObject)]>([])
@@ -80,7 +79,7 @@ extension Runtime {
                     return results.count == count ? results : nil
                 }
                 guard let all else { return }
-                done(all.filter { $0.0 != own })
+                done(all)
                 for (id, _) in all { store.removeReference(id) }
             }
         }

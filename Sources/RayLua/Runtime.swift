@@ -246,6 +246,11 @@ public final class Runtime: Sendable {
             return !was
         }
         guard first else { return }
+        // Leaving the cluster first: the nodes end this job's work and actors.
+        clusterLink.withLock { link in
+            defer { link = nil }  // the link holds this runtime: let both go
+            return link
+        }?.leave()
         scheduler.stop()
         let deadline = DispatchTime.now() + timeout
         var abandoned = Set<ObjectIdentifier>()

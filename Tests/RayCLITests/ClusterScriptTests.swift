@@ -94,7 +94,6 @@ struct ClusterScriptTests {
         let token = try String(contentsOf: cluster.session.appendingPathComponent("token"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let engine = try RayEngine(clusterAddress: head, token: token)
-        defer { engine.shutdown() }
         let results = try engine.run("""
             local where = ray.remote(function(x) return x * 2, ray.get_runtime_context().node_id end)
             local seen, count = {}, 0
@@ -106,6 +105,13 @@ struct ClusterScriptTests {
             return count, #ray.nodes()
             """)
         #expect(results == [.integer(3), .integer(3)])
+        engine.shutdown()  // leaves the cluster: the head sees the job end
+        var status = ""
+        for _ in 0..<100 {
+            status = try cluster.ray(["status"]).stdout
+            if status.contains("Jobs: 0 running, 1 finished") { break }
+        }
+        #expect(status.contains("Jobs: 0 running, 1 finished"), "\(status)")
         #expect(throws: (any Error).self) { try RayEngine(clusterAddress: head, token: "not-the-token") }
     }
 

@@ -118,6 +118,24 @@ struct WireTests {
         #expect(throws: FrameError.badPart) { try stray.writeInbound(buffer) }
     }
 
+    /// Before the peer showed the token, every frame is held to 64 KiB and
+    /// parts are refused: nothing unauthenticated makes a process buffer more.
+    @Test func anUnauthenticatedPeerCanSendNeitherPartsNorLargeFrames() throws {
+        let admission = Admission()
+        func feed(_ frames: [Frame]) throws {
+            let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(admission: admission)))
+            var buffer = channel.allocator.buffer(capacity: 256)
+            for frame in frames { frame.write(to: &buffer) }
+            try channel.writeInbound(buffer)
+        }
+        let hello = Frame(kind: 1, payload: [0])
+        #expect(throws: FrameError.badPart) { try feed([hello, Frame(kind: Frame.partKind, payload: [41, 0, 1])]) }
+        let large = Frame(kind: PeerMessage.Kind.output.rawValue, payload: [UInt8](repeating: 1, count: Frame.maxFirstPayload + 1))
+        #expect(throws: FrameError.tooLarge(large.payload.count, limit: Frame.maxFirstPayload)) { try feed([hello, large]) }
+        admission.authenticated = true
+        try feed([hello, large, Frame(kind: Frame.partKind, payload: [41, 1, 1])])
+    }
+
     @Test func everyMessageRoundTrips() throws {
         for message in Self.samples {
             let bytes = message.frame.bytes
@@ -131,7 +149,7 @@ struct WireTests {
     @Test func headerStartsWithMagicVersionKindAndLength() {
         let bytes = Message.refused(reason: "no").frame.bytes
         #expect(Array(bytes[0..<4]) == Array("SRAY".utf8))
-        #expect(bytes[4] == 1)
+        #expect(bytes[4] == 2, "protocol version 2")
         #expect(bytes[5] == Message.Kind.refused.rawValue)
         #expect(Array(bytes[6..<10]) == [0, 0, 0, 3])
     }
@@ -143,13 +161,17 @@ struct WireTests {
             try Frame.payloadLength(header: Array("SRAY".utf8) + [9, 1, 0, 0, 0, 0])
         }
         #expect(throws: FrameError.tooLarge(0x7fff_ffff, limit: Frame.maxPayload)) {
-            try Frame.payloadLength(header: Array("SRAY".utf8) + [1, 1, 0x7f, 0xff, 0xff, 0xff])
+            try Frame.payloadLength(header: Array("SRAY".utf8) + [Frame.version, 1, 0x7f, 0xff, 0xff, 0xff])
         }
         // Before the token is checked, a first frame may carry 64 KiB at most.
         #expect(throws: FrameError.tooLarge(1 << 20, limit: Frame.maxFirstPayload)) {
-            try Frame.payloadLength(header: Array("SRAY".utf8) + [1, 1, 0, 0x10, 0, 0], limit: Frame.maxFirstPayload)
+            try Frame.payloadLength(header: Array("SRAY".utf8) + [Frame.version, 1, 0, 0x10, 0, 0], limit: Frame.maxFirstPayload)
         }
         #expect(try Frame.payloadLength(header: Array("SRA".utf8)) == nil, "a partial header waits for more")
+        // A process of the previous protocol (version 1) is refused, with the reason.
+        #expect(throws: FrameError.unsupportedVersion(1)) {
+            try Frame.payloadLength(header: Array("SRAY".utf8) + [1, 1, 0, 0, 0, 0])
+        }
     }
 
     @Test func truncatedOrPaddedPayloadsAreErrorsNotCrashes() {

@@ -29,7 +29,7 @@ final class HeadClient: Sendable {
                 .connectTimeout(.seconds(10))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addFraming(accepting: false)
+                        try channel.pipeline.syncOperations.addFraming(admission: nil)
                         try channel.pipeline.syncOperations.addHandler(ReplyHandler(replies: replies))
                     }
                 }

@@ -45,8 +45,9 @@ final class HeadServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addFraming(accepting: true)
-                    try channel.pipeline.syncOperations.addHandler(HeadConnectionHandler(head: self))
+                    let admission = Admission()
+                    try channel.pipeline.syncOperations.addFraming(admission: admission)
+                    try channel.pipeline.syncOperations.addHandler(HeadConnectionHandler(head: self, admission: admission))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -146,8 +147,19 @@ final class HeadServer: Sendable {
         log("job \(id.prefix(8)) attached")
     }
 
+    /// Finished jobs kept for `ray status`: the newest ones.
+    static let finishedJobsKept = 100
+
     func jobEnded(_ id: String) {
-        jobs.withLock { $0[id]?.ended = Self.now() }
+        jobs.withLock { jobs in
+            jobs[id]?.ended = Self.now()
+            let finished = jobs.filter { $0.value.ended != nil }
+            if finished.count > Self.finishedJobsKept {
+                for (old, _) in finished.sorted(by: { $0.value.ended! < $1.value.ended! }).prefix(finished.count - Self.finishedJobsKept) {
+                    jobs[old] = nil
+                }
+            }
+        }
         log("job \(id.prefix(8)) ended")
     }
 
@@ -184,7 +196,12 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
     private var node: (id: String, incarnation: UInt64)?
     private var job: String?
 
-    init(head: HeadServer) { self.head = head }
+    private let admission: Admission
+
+    init(head: HeadServer, admission: Admission) {
+        self.head = head
+        self.admission = admission
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let message: Message
@@ -204,6 +221,7 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
                 return
             }
             authenticated = true
+            admission.authenticated = true
             if hello.role == .driver {
                 job = hello.nodeID
                 head.jobStarted(hello.nodeID)

@@ -24,6 +24,8 @@ final class ClusterMember: ClusterLink, Sendable {
     let head: HeadClient
     let group: EventLoopGroup
     let log: @Sendable (String) -> Void
+    /// Whether `leave` shuts `group` down (a driver's own group).
+    let ownsGroup: Bool
 
     /// What this process knows of the cluster and of the work it placed.
     private struct State {
@@ -62,10 +64,11 @@ final class ClusterMember: ClusterLink, Sendable {
     }
     private let refresher = Locked<RepeatedTask?>(nil)
     /// Requests waiting for their `done`, by request id.
-    private let requests = Locked<[UInt64: DispatchSemaphore]>([:])
+    private let requests = Locked<[UInt64: (owner: UInt64, answered: DispatchSemaphore)]>([:])
 
     init(runtime: Runtime, token: String, nodeID: String, isNode: Bool, head: HeadClient, group: EventLoopGroup,
-         log: @escaping @Sendable (String) -> Void) {
+         ownsGroup: Bool = false, log: @escaping @Sendable (String) -> Void) {
+        self.ownsGroup = ownsGroup
         self.runtime = runtime
         self.token = token
         self.nodeID = nodeID
@@ -91,6 +94,12 @@ final class ClusterMember: ClusterLink, Sendable {
         refresher.withLock { $0?.cancel() }
         let links = state.withLock { Array($0.links.values) }
         for link in links { link.close() }
+    }
+
+    func leave() {
+        stop()
+        head.channel.close(promise: nil)
+        if ownsGroup { group.shutdownGracefully { _ in } }
     }
 
     func refreshNow() throws {
@@ -157,7 +166,7 @@ final class ClusterMember: ClusterLink, Sendable {
             .connectTimeout(.seconds(10))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addPeerFraming(accepting: false)
+                    try channel.pipeline.syncOperations.addPeerFraming(admission: nil)
                     try channel.pipeline.syncOperations.addHandler(PeerHandler(member: self, dialled: link))
                 }
             }
@@ -233,6 +242,8 @@ final class ClusterMember: ClusterLink, Sendable {
             }
             return departure
         }
+        // Requests to that process will not be answered: their waiters go on.
+        for waiting in requests.withLock({ $0.values.filter { $0.owner == link.owner } }) { waiting.answered.signal() }
         for task in departure.lost { retryOrFail(task, because: "the node that ran it went away") }
         for id in departure.unanswered {
             runtime.receive(id, Runtime.lostObject(id, "the process that owned it went away"))
@@ -410,7 +421,7 @@ final class ClusterMember: ClusterLink, Sendable {
         if let link = link(to: host, mayWait: true) {
             let request = UInt64.random(in: 1...UInt64.max)
             let acknowledged = DispatchSemaphore(value: 0)
-            requests.withLock { $0[request] = acknowledged }
+            requests.withLock { $0[request] = (host, acknowledged) }
             link.send(.killActor(id, noRestart: noRestart, request: request))
             _ = acknowledged.wait(timeout: .now() + 10)
             requests.withLock { _ = $0.removeValue(forKey: request) }
@@ -532,7 +543,7 @@ final class ClusterMember: ClusterLink, Sendable {
             runtime.killActorForPeer(id, noRestart: noRestart)
             link.send(.done(request: request))
         case .done(let request):
-            requests.withLock { $0[request] }?.signal()
+            requests.withLock { $0[request] }?.answered.signal()
         case .output(let text):
             Runtime.writeOutput(text)
         }
@@ -540,16 +551,24 @@ final class ClusterMember: ClusterLink, Sendable {
 
     /// Runs work a peer placed here; its returns go back on the same link.
     private func run(_ task: TaskSpec, for link: PeerLink) {
+        // A task with no returns gets one of its own here, kept from its
+        // owner: `done` still comes when it ends, and cancel can name it.
+        let own = task.returnIDs.isEmpty ? ObjectID.next() : nil
+        let task = own.map { task.returning([$0]) } ?? task
         state.withLock { $0.hosted[task.id] = (link.owner, task.returnIDs.first) }
         runtime.runForPeer(task) { [self] results in
             state.withLock { _ = $0.hosted.removeValue(forKey: task.id) }
             var small: [PeerMessage.ObjectPiece] = []
+            var smallBytes = 0
             var large: [EventLoopFuture<Void>] = []
-            for (id, object) in results {
+            for (id, object) in results where id != own {
                 pin(object.contained)
                 if object.bytes.count > ObjectTransfer.chunkSize {
                     large.append(link.send(object: object, as: id))
+                } else if smallBytes + object.bytes.count > ObjectTransfer.finishedLimit {
+                    link.send(object: object, as: id)  // many small returns: not all in one message
                 } else {
+                    smallBytes += object.bytes.count
                     small.append(ObjectTransfer.piece(id, object))
                 }
             }

@@ -29,7 +29,7 @@ public enum DriverAttach {
             throw error
         }
         let member = ClusterMember(runtime: runtime, token: token, nodeID: head.welcome.headNodeID, isNode: false,
-                                   head: head, group: group, log: { message in
+                                   head: head, group: group, ownsGroup: true, log: { message in
                                        FileHandle.standardError.write(Data("ray: \(message)\n".utf8))
                                    })
         try member.start(refreshEvery: 0.5)

@@ -10,6 +10,8 @@ import RayCore
 /// again on the receiving side.
 enum ObjectTransfer {
     static let chunkSize = 1 << 20
+    /// Small returns ride in `finished` up to this many bytes in all.
+    static let finishedLimit = 16 << 20
 
     /// A small object whole, as one piece.
     static func piece(_ id: ObjectID, _ object: StoredObject) -> PeerMessage.ObjectPiece {
@@ -32,6 +34,10 @@ enum ObjectTransfer {
             return
         }
         while offset < total {
+            guard channel.isActive else {
+                done.fail(ClusterError("the connection closed while an object was being sent"))
+                return
+            }
             let end = min(total, offset + chunkSize)
             var w = WireWriter()
             w.id(id)

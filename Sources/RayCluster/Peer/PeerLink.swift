@@ -79,8 +79,16 @@ final class PeerLink: Sendable {
             return (box.frames, box.bytes)
         }
         guard !frames.isEmpty else { return }
-        var buffer = channel.allocator.buffer(capacity: bytes)
-        for frame in frames { frame.write(to: &buffer) }
+        // One write for the usual burst; a huge outbox goes in writes of
+        // about 64 MiB (a buffer holds at most 4 GiB).
+        var buffer = channel.allocator.buffer(capacity: min(bytes, Frame.maxPayload + Frame.headerSize))
+        for frame in frames {
+            if buffer.readableBytes > 0 && buffer.readableBytes + frame.payload.count > Frame.maxPayload {
+                channel.write(buffer, promise: nil)
+                buffer = channel.allocator.buffer(capacity: Frame.headerSize + frame.payload.count)
+            }
+            frame.write(to: &buffer)
+        }
         channel.writeAndFlush(buffer, promise: nil)
     }
 
@@ -122,11 +130,22 @@ final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
     private var link: PeerLink?
     private var authenticated = false
 
+    private let admission: Admission?
+
     /// A dialled connection is bound to its link from the start.
-    init(member: ClusterMember, dialled link: PeerLink?) {
+    init(member: ClusterMember, dialled link: PeerLink) {
         self.member = member
         self.link = link
-        accepting = link == nil
+        accepting = false
+        admission = nil
+    }
+
+    /// An accepted connection: its link comes with the peer's `hello`.
+    init(member: ClusterMember, admission: Admission) {
+        self.member = member
+        link = nil
+        accepting = true
+        self.admission = admission
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -160,6 +179,7 @@ final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             authenticated = true
+            admission?.authenticated = true
             let accepted = PeerLink(channel: context.eventLoop.makeSucceededFuture(context.channel), owner: hello.owner,
                                     isDriver: hello.role == .driver)
             link = accepted

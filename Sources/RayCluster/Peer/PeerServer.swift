@@ -15,8 +15,9 @@ enum PeerServer {
             .childChannelInitializer { channel in
                 guard let member = member() else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addPeerFraming(accepting: true)
-                    try channel.pipeline.syncOperations.addHandler(PeerHandler(member: member, dialled: nil))
+                    let admission = Admission()
+                    try channel.pipeline.syncOperations.addPeerFraming(admission: admission)
+                    try channel.pipeline.syncOperations.addHandler(PeerHandler(member: member, admission: admission))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -1,26 +1,42 @@
 import NIOCore
 
+/// Whether the other end of an accepted connection showed the cluster
+/// token. Until it did, its frames are limited to `Frame.maxFirstPayload`
+/// and it cannot send a message in parts: an unauthenticated peer cannot
+/// make this process buffer more than that. Shared by the connection's
+/// decoder and handler; confined to its event loop.
+final class Admission: @unchecked Sendable {
+    var authenticated = false
+}
+
 /// Cuts a connection's bytes into frames. A header that is not ours is an
 /// error, and the connection's handler closes that connection.
 struct FrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = Frame
-    /// The payload limit of the next frame: `Frame.maxFirstPayload` for the
-    /// first frame on the accepting side, `Frame.maxPayload` afterwards.
-    private var limit: Int
+    /// For an accepted connection: whether the peer is authenticated yet.
+    private let admission: Admission?
     /// A message arriving in `part` frames: its kind and the bytes so far.
     private var partial: (kind: UInt8, bytes: [UInt8])?
 
-    init(accepting: Bool) {
-        limit = accepting ? Frame.maxFirstPayload : Frame.maxPayload
+    init(admission: Admission?) {
+        self.admission = admission
     }
+
+    /// A decoder for the side that dialled (`accepting` false), or for an
+    /// accepted connection that is never authenticated (tests).
+    init(accepting: Bool) {
+        self.init(admission: accepting ? Admission() : nil)
+    }
+
+    private var admitted: Bool { admission?.authenticated ?? true }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         let view = buffer.readableBytesView
+        let limit = admitted ? Frame.maxPayload : Frame.maxFirstPayload
         guard let (kind, length) = try Frame.payloadLength(header: view.prefix(Frame.headerSize), limit: limit) else {
             return .needMoreData
         }
         guard view.count >= Frame.headerSize + length else { return .needMoreData }
-        limit = Frame.maxPayload
         buffer.moveReaderIndex(forwardBy: Frame.headerSize)
         if kind == PeerMessage.Kind.object.rawValue && length >= Frame.bulkThreshold {
             guard partial == nil else { throw FrameError.badPart }
@@ -30,7 +46,7 @@ struct FrameDecoder: ByteToMessageDecoder {
         }
         let payload = buffer.readBytes(length: length) ?? []
         if kind == Frame.partKind {
-            guard payload.count >= 2, partial == nil || partial!.kind == payload[0] else { throw FrameError.badPart }
+            guard admitted, payload.count >= 2, partial == nil || partial!.kind == payload[0] else { throw FrameError.badPart }
             var message = partial ?? (payload[0], [])
             guard message.bytes.count + payload.count - 2 <= Frame.maxMessage else {
                 throw FrameError.tooLarge(message.bytes.count + payload.count, limit: Frame.maxMessage)
@@ -61,15 +77,16 @@ struct FrameEncoder: MessageToByteEncoder {
 extension ChannelPipeline.SynchronousOperations {
     /// The framing handlers every cluster connection starts with;
     /// `accepting` on the side that accepted the connection.
-    func addFraming(accepting: Bool) throws {
-        try addHandler(ByteToMessageHandler(FrameDecoder(accepting: accepting)))
+    /// `admission` for an accepted connection (its handler admits the peer).
+    func addFraming(admission: Admission?) throws {
+        try addHandler(ByteToMessageHandler(FrameDecoder(admission: admission)))
         try addHandler(MessageToByteHandler(FrameEncoder()))
     }
 
     /// A peer connection's framing: frames in; out, whole frames already
     /// in ByteBuffers (`PeerLink` batches them).
-    func addPeerFraming(accepting: Bool) throws {
-        try addHandler(ByteToMessageHandler(FrameDecoder(accepting: accepting)))
+    func addPeerFraming(admission: Admission?) throws {
+        try addHandler(ByteToMessageHandler(FrameDecoder(admission: admission)))
     }
 }
 
