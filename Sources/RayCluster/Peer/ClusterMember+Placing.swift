@@ -1,0 +1,197 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RayCore
+import RayLua
+
+/// The runtime's side of the link: placing tasks and actors on nodes,
+/// finding actors, fetching objects, forwarding cancels and kills.
+extension ClusterMember {
+    func nodes() -> [ClusterNode] {
+        state.withLock { state in
+            state.nodes.map { ClusterNode(nodeID: $0.nodeID, address: $0.address, alive: $0.alive, total: $0.total, available: $0.available) }
+        }
+    }
+
+    /// CPUs in use on `node` as counted here: live for this node; else the
+    /// larger of its last report and what was placed there from here.
+    private func usedCPUs(_ node: Placement.Node, _ inFlight: [UInt64: Double]) -> Double {
+        if node.owner == UniqueID.localPrefix { return node.cpus - max(0, runtime.availableCPUs) }
+        return max(node.reportedCPUs, inFlight[node.owner] ?? 0)
+    }
+
+    func infeasibility(cpus: Double, resources: [String: Double], strategy: SchedulingStrategy) -> Infeasibility? {
+        state.withLock { state in
+            var counter = 0
+            if case .infeasible(let why) = Placement.choose(cpus: cpus, resources: resources, strategy: strategy,
+                                                            nodes: state.placementNodes, used: { usedCPUs($0, state.inFlight) },
+                                                            local: state.local, spreadCounter: &counter) {
+                return why
+            }
+            return nil
+        }
+    }
+
+    private func decide(_ task: TaskSpec) -> UInt64? {
+        let holder = largeArgumentOwner(task)
+        return state.withLock { state in
+            let nodes = state.placementNodes
+            var counter = state.spreadCounter
+            defer { state.spreadCounter = counter }
+            guard case .node(let owner) = Placement.choose(cpus: task.cpus, resources: task.resources, strategy: task.strategy,
+                                                            nodes: nodes, used: { usedCPUs($0, state.inFlight) }, local: state.local,
+                                                            largeArgumentsOn: holder, spreadCounter: &counter) else { return nil }
+            return owner
+        }
+    }
+
+    /// Large arguments are worth running next to: the owner of the
+    /// largest ObjectRef argument of at least a MiB known here.
+    private func largeArgumentOwner(_ task: TaskSpec) -> UInt64? {
+        guard !task.topLevelRefs.isEmpty else { return nil }
+        let objects = runtime.objects.objects(task.topLevelRefs.map(\.id))
+        var best: (owner: UInt64, size: Int)?
+        for (ref, object) in zip(task.topLevelRefs, objects) {
+            guard let size = object?.bytes.count, size >= 1 << 20, size > best?.size ?? 0 else { continue }
+            best = (ref.id.high, size)
+        }
+        return best?.owner
+    }
+
+    func place(_ task: TaskSpec) -> Bool {
+        guard let owner = decide(task) else { return false }  // infeasible now: checked at submit; run here
+        if owner == UniqueID.localPrefix { return false }
+        if send(task, to: owner, mayWait: true) { return true }
+        if isNode { return false }  // run it here
+        runtime.endPlaced(task, failing: Runtime.nodeDied(task, "the node chosen to run it cannot be reached"))
+        return true
+    }
+
+    /// Places a task again (a retry), anywhere but here for a driver.
+    func send(_ task: TaskSpec) -> Bool {
+        guard let owner = decide(task) else { return false }
+        if owner == UniqueID.localPrefix {
+            runtime.submit(task)
+            return true
+        }
+        return send(task, to: owner)
+    }
+
+    /// Sends a task or actor call to the process `owner`, recording it until it finishes.
+    private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false) -> Bool {
+        guard task.arguments.count < Frame.maxMessage - (1 << 20) else {
+            runtime.endPlaced(task, failing: Runtime.taskError(task, type: "SerializationError",
+                "its arguments take \(task.arguments.count) bytes, more than a message between nodes can carry (2 GiB): put them with ray.put and pass the ObjectRef"))
+            return true
+        }
+        guard let link = link(to: owner, mayWait: mayWait) else { return false }
+        // Refs nested in the arguments may be kept there (an actor's state):
+        // a node's own objects among them stay alive (see `pin`). A driver's
+        // stay alive while its script holds them.
+        if isNode {
+            let topLevel = Set(task.topLevelRefs.map(\.id))
+            pin(task.argumentRefs.filter { !topLevel.contains($0) })
+        }
+        state.withLock { state in
+            state.placed[task.id] = (task, owner)
+            for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
+            state.inFlight[owner, default: 0] += task.cpus
+        }
+        link.send(task: task, code: runtime.functionCode)
+        return true
+    }
+
+    func placeActor(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) -> Bool {
+        guard let host = decide(actor.creation) else {
+            throw ClusterLinkError("no node of the cluster can host the actor now")
+        }
+        let record = Message.ActorRecord(id: actor.id, name: actor.options.name ?? "", namespace: actor.options.namespace,
+                                         methods: actor.methods, host: host)
+        let answer: Message
+        do {
+            answer = try head.request(.registerActor(record))
+        } catch {
+            throw ClusterLinkError("the cluster's head did not record the actor: \(error)")
+        }
+        if case .actorRegistered(let refusal) = answer, !refusal.isEmpty { throw ClusterLinkError(refusal) }
+        state.withLock { $0.actorHosts[actor.id] = host }
+        if host == UniqueID.localPrefix { return false }
+        guard let link = link(to: host, mayWait: true) else {
+            head.send(.actorGone(actor.id))
+            throw ClusterLinkError("the node chosen to host the actor went away")
+        }
+        link.send(.createActor(actor, classRefs: classRefs))
+        return true
+    }
+
+    /// Where an actor lives: known here, or asked of the head.
+    private func host(of id: ActorID) -> UInt64? {
+        if let known = state.withLock({ $0.actorHosts[id] }) { return known }
+        guard case .actorFound(let record?) = try? head.request(.locateActor(id)) else { return nil }
+        state.withLock { $0.actorHosts[id] = record.host }
+        return record.host
+    }
+
+    func callActor(_ call: TaskSpec) -> Bool {
+        guard let id = call.actorID, let host = host(of: id), host != UniqueID.localPrefix else { return false }
+        if !send(call, to: host, mayWait: true) {
+            runtime.endPlaced(call, failing: Runtime.nodeDied(call, "the node that hosts its actor went away"))
+        }
+        return true
+    }
+
+    /// Kills an actor on its node and waits (at most 10 s) until the kill
+    /// took effect there, so that a call made after `ray.kill` returns, from
+    /// any process, finds the actor dead.
+    func killActor(_ id: ActorID, noRestart: Bool) -> Bool {
+        guard let host = host(of: id), host != UniqueID.localPrefix else { return false }
+        if let link = link(to: host, mayWait: true) {
+            let request = UInt64.random(in: 1...UInt64.max)
+            let acknowledged = DispatchSemaphore(value: 0)
+            requests.withLock { $0[request] = (host, acknowledged) }
+            link.send(.killActor(id, noRestart: noRestart, request: request))
+            _ = acknowledged.wait(timeout: .now() + 10)
+            requests.withLock { _ = $0.removeValue(forKey: request) }
+        }
+        if noRestart { head.send(.actorGone(id)) }
+        return true
+    }
+
+    func lookupActor(name: String, namespace: String) -> (id: ActorID, methods: [String])? {
+        guard case .actorFound(let record?) = try? head.request(.lookupActor(name: name, namespace: namespace)) else { return nil }
+        state.withLock { $0.actorHosts[record.id] = record.host }
+        return (record.id, record.methods)
+    }
+
+    func fetch(_ ids: [ObjectID]) {
+        let missing = ids.filter { runtime.objects.object($0) == nil }
+        let wanted: [ObjectID] = state.withLock { state in missing.filter { state.requested.insert($0).inserted } }
+        var byOwner: [UInt64: [ObjectID]] = [:]
+        for id in wanted { byOwner[id.high, default: []].append(id) }
+        for (owner, ids) in byOwner { request(ids, from: owner, attempts: 3) }
+    }
+
+    /// Asks `owner` for objects. An owner not in this process's view may
+    /// be a node that joined since the last refresh: the view is refreshed
+    /// (without waiting on this thread) and the request tried again.
+    private func request(_ ids: [ObjectID], from owner: UInt64, attempts: Int) {
+        if let link = link(to: owner) {
+            link.send(.fetch(ids))
+        } else if attempts > 0 {
+            head.requestAsync(.statusRequest).whenComplete { [self] answer in
+                if case .success(.status(let nodes, _)) = answer { update(nodes) }
+                request(ids, from: owner, attempts: attempts - 1)
+            }
+        } else {
+            for id in ids { arrived(id, Runtime.lostObject(id, "its owner is not in the cluster any more")) }
+        }
+    }
+
+    func cancel(returning ref: ObjectID, recursive: Bool) -> Bool {
+        guard let owner = state.withLock({ state in state.placedByReturn[ref].flatMap { state.placed[$0]?.owner } }) else {
+            return false
+        }
+        link(to: owner)?.send(.cancel(returning: ref, recursive: recursive))
+        return true
+    }
+}
