@@ -17,6 +17,8 @@ extension ClusterMember {
         var actors: [ActorID] = []
         var pins: [ObjectID] = []
         var lastDriver = false
+        /// Actors this process created on that node, to create again elsewhere.
+        var orphans: [ActorID] = []
     }
 
     func closed(_ link: PeerLink) {
@@ -35,6 +37,7 @@ extension ClusterMember {
                 departure.lost.append(entry.task)
             }
             state.inFlight[link.owner] = nil
+            departure.orphans = state.created.keys.filter { state.actorHosts[$0] == link.owner }
             // Objects asked of that process will not come; pieces from it are dropped.
             let unanswered = state.requested.filter { $0.high == link.owner }
             state.requested.subtract(unanswered)
@@ -59,6 +62,7 @@ extension ClusterMember {
         // Requests to that process will not be answered: their waiters go on.
         for waiting in requests.withLock({ $0.values.filter { $0.owner == link.owner } }) { waiting.answered.signal() }
         for task in departure.lost { retryOrFail(task, because: "the node that ran it went away") }
+        for id in departure.orphans { restartElsewhere(id) }
         for id in departure.unanswered {
             runtime.receive(id, Runtime.lostObject(id, "the process that owned it went away"))
         }

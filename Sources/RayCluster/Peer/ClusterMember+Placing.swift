@@ -32,7 +32,7 @@ extension ClusterMember {
         }
     }
 
-    private func decide(_ task: TaskSpec) -> UInt64? {
+    func decide(_ task: TaskSpec) -> UInt64? {
         let holder = largeArgumentOwner(task)
         return state.withLock { state in
             let nodes = state.placementNodes
@@ -121,7 +121,39 @@ extension ClusterMember {
             throw ClusterLinkError("the node chosen to host the actor went away")
         }
         link.send(.createActor(actor, classRefs: classRefs))
+        if actor.options.maxRestarts != 0 {
+            state.withLock { $0.created[actor.id] = (actor, classRefs, 0) }
+        }
         return true
+    }
+
+    /// Creates an actor whose node died again on another node, when its
+    /// `max_restarts` allows: `init` runs again there with the same
+    /// arguments (as a restart by `ray.kill` does). Runs on an event loop:
+    /// nothing here waits.
+    func restartElsewhere(_ id: ActorID) {
+        let next: (ActorCreation, [ObjectID])? = state.withLock { state in
+            guard let entry = state.created[id] else { return nil }
+            let limit = entry.actor.options.maxRestarts
+            guard limit < 0 || entry.restarts < limit else {
+                state.created[id] = nil
+                return nil
+            }
+            var actor = entry.actor
+            actor.creation = actor.creation.rerun(as: TaskID.next())
+            state.created[id] = (actor, entry.classRefs, entry.restarts + 1)
+            return (actor, entry.classRefs)
+        }
+        guard let (actor, classRefs) = next else { return }  // no restarts left: its calls fail
+        guard let host = decide(actor.creation), host != UniqueID.localPrefix, let link = link(to: host) else {
+            log("actor \(id.hex.prefix(8)) cannot be restarted: no other node can host it")
+            return
+        }
+        state.withLock { $0.actorHosts[id] = host }
+        let record = Message.ActorRecord(id: id, name: actor.options.name ?? "", namespace: actor.options.namespace,
+                                         methods: actor.methods, host: host)
+        _ = head.requestAsync(.registerActor(record))  // where it lives now, for other processes
+        link.send(.createActor(actor, classRefs: classRefs))
     }
 
     /// Where an actor lives: known here, or asked of the head.
@@ -134,9 +166,13 @@ extension ClusterMember {
 
     func callActor(_ call: TaskSpec) -> Bool {
         guard let id = call.actorID, let host = host(of: id), host != UniqueID.localPrefix else { return false }
-        if !send(call, to: host, mayWait: true) {
-            runtime.endPlaced(call, failing: Runtime.nodeDied(call, "the node that hosts its actor went away"))
+        if send(call, to: host, mayWait: true) { return true }
+        // Its node went away: the actor may have been restarted elsewhere.
+        state.withLock { _ = $0.actorHosts.removeValue(forKey: id) }
+        if let moved = self.host(of: id), moved != host, moved != UniqueID.localPrefix, send(call, to: moved, mayWait: true) {
+            return true
         }
+        runtime.endPlaced(call, failing: Runtime.nodeDied(call, "the node that hosts its actor went away"))
         return true
     }
 
@@ -153,7 +189,10 @@ extension ClusterMember {
             _ = acknowledged.wait(timeout: .now() + 10)
             requests.withLock { _ = $0.removeValue(forKey: request) }
         }
-        if noRestart { head.send(.actorGone(id)) }
+        if noRestart {
+            head.send(.actorGone(id))
+            state.withLock { _ = $0.created.removeValue(forKey: id) }
+        }
         return true
     }
 

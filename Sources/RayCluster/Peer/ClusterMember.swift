@@ -47,6 +47,9 @@ final class ClusterMember: ClusterLink, Sendable {
         var assemblies: [AssemblyKey: ObjectAssembly] = [:]
         /// Where actors live, as far as known here.
         var actorHosts: [ActorID: UInt64] = [:]
+        /// Actors this process created on other nodes: what it takes to
+        /// create them again elsewhere when their node dies (`max_restarts`).
+        var created: [ActorID: (actor: ActorCreation, classRefs: [ObjectID], restarts: Int)] = [:]
         /// Actors hosted here for each driver (non-detached: they end with its job).
         var actorsOfDriver: [UInt64: [ActorID]] = [:]
         /// References held on objects of this node whose refs went to other

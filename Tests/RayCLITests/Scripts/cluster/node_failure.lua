@@ -1,6 +1,7 @@
 -- A worker node dies under a task (the task kills its own node process):
 -- with retries left the task runs again on another node; without, its
--- ObjectRef raises NodeDiedError; an actor on the dead node fails its calls.
+-- ObjectRef raises NodeDiedError; an actor on the dead node fails its calls,
+-- unless its max_restarts lets it be created again on another node.
 -- arg[1]: a marker file path that does not exist yet.
 local marker = assert(arg[1], "usage: node_failure.lua MARKER")
 local here = ray.get_runtime_context().node_id
@@ -22,6 +23,13 @@ end)
 local Pinned = ray.remote({ ping = function() return "pong" end })
 local actor = Pinned.options({ scheduling_strategy = { node_id = victim } }).remote()
 assert(ray.get(actor.ping.remote()) == "pong")
+-- With restarts left, an actor on the dead node is created again elsewhere.
+local Resilient = ray.remote({
+  init = function(self) self.node = ray.get_runtime_context().node_id end,
+  where = function(self) return self.node end,
+})
+local resilient = Resilient.options({ max_restarts = 1, scheduling_strategy = { node_id = victim, soft = true } }).remote()
+assert(ray.get(resilient.where.remote()) == victim)
 
 local survivor = ray.get(fragile.options({ max_retries = 1, scheduling_strategy = { node_id = victim, soft = true } }).remote(marker),
                          { timeout = 60 })
@@ -31,6 +39,9 @@ print("retried elsewhere")
 local ok, err = pcall(ray.get, actor.ping.remote(), { timeout = 60 })
 assert(not ok and err.type == "ActorDiedError", tostring(err))
 print("actor died with its node")
+local moved = ray.get(resilient.where.remote(), { timeout = 60 })
+assert(moved ~= victim, "the actor was created again on another node")
+print("actor restarted elsewhere")
 
 -- No retries: a task whose node dies fails with NodeDiedError.
 os.remove(marker)
