@@ -57,6 +57,11 @@ final class PeerLink: Sendable {
     private func enqueue(_ make: (inout Outbox) -> [Frame]) {
         let schedule = outbox.withLock { box -> Bool in
             for frame in make(&box) {
+                guard frame.payload.count > Frame.maxPayload else {  // the usual case: no array of parts
+                    box.frames.append(frame)
+                    box.bytes += Frame.headerSize + frame.payload.count
+                    continue
+                }
                 for part in frame.parts {
                     box.frames.append(part)
                     box.bytes += Frame.headerSize + part.payload.count
