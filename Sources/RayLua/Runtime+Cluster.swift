@@ -90,7 +90,11 @@ extension Runtime {
             tasks.add(task, parent: nil)
             actors.submit(task)
         case .actorCreation:
-            submit(task)
+            // Actors come with `hostActorForPeer` (their options and name);
+            // a creation sent as a plain task is refused, not half-run.
+            let refused = Runtime.taskError(task, type: "RayTaskError", "an actor's creation cannot be sent as a task")
+            for id in task.returnIDs { store.fulfill(id, with: refused) }
+            for ref in task.argumentRefs { store.removeReference(ref) }
         }
     }
 
@@ -177,9 +181,6 @@ extension Runtime {
         for id in ended { actors.kill(id, noRestart: true) }
         return ended
     }
-
-    /// Whether this node hosts the actor.
-    public func hostsActor(_ id: ActorID) -> Bool { actors.knows(id) }
 
     /// The references a task placed here holds on its arguments until it
     /// starts (its submitter holds its own); the ones that are ObjectRef

@@ -51,11 +51,6 @@ struct WireWriter {
         bytes.append(contentsOf: data)
     }
 
-    mutating func blob(_ data: UnsafeRawBufferPointer) {
-        int(data.count)
-        bytes.append(contentsOf: data)
-    }
-
     mutating func strings(_ values: [String]) {
         int(values.count)
         for value in values { string(value) }
