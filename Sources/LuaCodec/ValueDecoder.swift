@@ -120,7 +120,9 @@ struct ValueDecoder {
                 throw .malformed("codec version \(version) is not supported (this build reads version \(Wire.version))")
             }
             let count = try reader.count(what: "value count")
-            guard lua_checkstack(L, Int32(clamping: count + 8)) != 0 else { throw .malformed("message has too many values (\(count))") }
+            guard lua_checkstack(L, Int32(clamping: count + 8)) != 0 else {
+                throw LuaCodecError(.limitExceeded, "has \(count) values, more than a Lua stack can hold")
+            }
             for _ in 0..<count { try value() }
             guard reader.isAtEnd else { throw .malformed("\(reader.remaining) trailing bytes after the message") }
             try setPendingMetatables()

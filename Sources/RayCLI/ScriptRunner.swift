@@ -67,6 +67,9 @@ struct ScriptRunner {
             } catch {
                 return report(error.message)
             }
+            guard state.ensureStack(Int32(clamping: arguments.count + 1)) else {
+                return report("\(arguments.count) script arguments are more than a Lua stack can hold")
+            }
             for argument in arguments { state.push(argument) }
             do throws(LuaError) {
                 try state.call(arguments: Int32(arguments.count), results: 0)

@@ -98,6 +98,7 @@ extension Primitives {
             return fail(L, "actor call: expected a method of an ActorHandle (call it as handle.method.remote(...))")
         }
         let numReturns = Int(clua_tointeger(L, 3))
+        if let failure = reserveReturns(L, numReturns, what: "\(method).remote") { return failure }
         switch encodeArguments(L, ray, first: 4, count: lua_gettop(L) - 3) {
         case .failure(let error):
             return raise(L, ray, type: "SerializationError", "\(method).remote: \(error.message)")

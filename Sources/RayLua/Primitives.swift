@@ -78,6 +78,10 @@ enum Primitives {
     static func onMainStack<T>(_ ray: RayLuaState, copying first: Int32, count: Int32, from L: OpaquePointer,
                                _ body: (Int32) throws(LuaCodecError) -> T) -> Result<T, LuaCodecError> {
         let main = ray.state.pointer
+        // Room for the copies on both stacks (each may hold up to LUAI_MAXSTACK).
+        guard lua_checkstack(L, count) != 0, L == main || lua_checkstack(main, count) != 0 else {
+            return .failure(LuaCodecError(.limitExceeded, "\(count) values are more than a Lua stack can hold"))
+        }
         let base = lua_gettop(main)
         for i in 0..<count { lua_pushvalue(L, first + i) }
         if L != main { lua_xmove(L, main, count) }
@@ -109,6 +113,7 @@ enum Primitives {
         let maxRetries = lua_getfield(L, options, "max_retries") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 3
         let retryExceptions = lua_getfield(L, options, "retry_exceptions") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0
         lua_settop(L, options)
+        if let failure = reserveReturns(L, numReturns, what: "remote") { return failure }
 
         let placement: Placement
         switch readPlacement(L, options: options) {
@@ -218,6 +223,16 @@ enum Primitives {
         let returns = (0..<count).map { _ in ObjectID.next() }
         for id in returns { store.expect(id) }
         return returns
+    }
+
+    /// Makes room on `L` for a call's `count` ObjectRefs before anything is
+    /// submitted; nil when there is room, else the failure to return (a
+    /// num_returns no Lua stack can hold is refused at the call).
+    static func reserveReturns(_ L: OpaquePointer, _ count: Int, what: String) -> Int32? {
+        guard count >= 0, count < Int(Int32.max), lua_checkstack(L, Int32(count) + 1) != 0 else {
+            return fail(L, "\(what): num_returns = \(count) is more return values than a Lua stack can hold")
+        }
+        return nil
     }
 
     /// Pushes an ObjectRef for each id (handing over the reference `expect` made).

@@ -247,7 +247,12 @@ public final class RayLuaState {
         let L = state.pointer
         if task.arguments.isEmpty { return 0 }  // no arguments (see Primitives.encodeArguments)
         let base = lua_gettop(L)
-        let count = try codec.decode(task.arguments)
+        let count: Int32
+        do {
+            count = try codec.decode(task.arguments)
+        } catch {
+            throw TaskFailure.error(makeError(type: "SerializationError", message: "the arguments could not be decoded: \(error.message)", task: task.name))
+        }
         for (position, id) in task.topLevelRefs {
             guard let object = runtime.store.object(id) else {
                 throw TaskFailure.error(makeError(type: "ObjectLostError", message: "argument \(position) (\(id.hex)) is gone", task: task.name))
@@ -264,9 +269,17 @@ public final class RayLuaState {
     func storeResults(of task: TaskSpec, from co: OpaquePointer, count: Int32) -> TaskFailure? {
         let L = state.pointer
         let base = lua_gettop(L)
-        lua_xmove(co, L, count)
+        // Only the first num_returns results are kept (as in `local x = f()`);
+        // fewer are padded with nils.
+        let wanted = Int32(clamping: task.returnIDs.count)
+        let kept = min(count, wanted)
+        guard lua_checkstack(L, wanted + 1) != 0 else {
+            return .error(makeError(type: "RayTaskError", message: "num_returns = \(wanted) is more than a Lua stack can hold", task: task.name))
+        }
+        clua_pop(co, count - kept)
+        lua_xmove(co, L, kept)
         defer { lua_settop(L, base) }
-        for _ in Int(count)..<max(task.returnIDs.count, Int(count)) { lua_pushnil(L) }  // fewer results than num_returns
+        for _ in kept..<wanted { lua_pushnil(L) }
         var objects: [StoredObject] = []
         for i in task.returnIDs.indices {
             do throws(LuaCodecError) {

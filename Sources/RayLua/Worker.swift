@@ -186,6 +186,11 @@ final class Worker: @unchecked Sendable {
                 lua_pushstring(L, method)
             }
             _ = try ray.decodeArguments(task)
+            // The coroutine's own stack must hold the body and every argument.
+            guard lua_checkstack(co, lua_gettop(L) - base + 1) != 0 else {
+                throw TaskFailure.error(ray.makeError(
+                    type: "RayTaskError", message: "\(lua_gettop(L) - base - 1) arguments are more than a Lua stack can hold", task: task.name))
+            }
             lua_xmove(L, co, lua_gettop(L) - base)
         } catch let failure as TaskFailure {
             lua_settop(L, base)

@@ -25,6 +25,7 @@ struct ClusterScriptTests {
             ("tasks.lua", [], "tasks ok\n"), ("actors.lua", [], "actors ok\n"),
             ("actor_lifecycle.lua", [], "actor lifecycle ok\n"), ("blocking.lua", [], "blocking ok\n"),
             ("cancel.lua", [], "cancel ok\n"), ("nested.lua", ["15"], ""), ("prints.lua", [], ""),
+            ("counts.lua", [], "counts ok\n"),
         ]
         for run in runs {
             let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent(run.script).path] + run.arguments)
@@ -65,6 +66,26 @@ struct ClusterScriptTests {
             if status.contains("Nodes: 1 alive, 2 dead") { break }
         }
         #expect(status.contains("Nodes: 1 alive, 2 dead"), "\(status)")
+    }
+
+    /// Issue 12: a task that kills every node it runs on stops after two.
+    @Test func aTaskThatCrashesNodesIsNotRetriedPastTwo() throws {
+        let cluster = TestCluster()
+        let head = try cluster.ray(["start", "--head", "--port", "0", "--num-cpus", "1"])
+        let address = try #require(TestCluster.match(#"head node at (\S+) "#, in: head.stdout), "\(head.stderr)")
+        for _ in 0..<3 {
+            let worker = try cluster.ray(["start", "--address", address, "--num-cpus", "1", "--resources", #"{"crashy": 1}"#])
+            try #require(worker.status == 0, "\(worker.stderr)")
+        }
+        let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/crash_containment.lua").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "crasher stopped after two nodes\nthe cluster lives on\n", "\(result.stdout)")
+        var status = ""
+        for _ in 0..<100 {  // the head sees the dead nodes' connections close
+            status = try cluster.ray(["status"]).stdout
+            if status.contains("Nodes: 2 alive, 2 dead") { break }
+        }
+        #expect(status.contains("Nodes: 2 alive, 2 dead"), "\(status)")
     }
 
     /// Distinct addresses: each node in a network namespace of its own, when

@@ -47,6 +47,15 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    /// Issue 12: 0 to 10,000 arguments and returns, 100,000 refs, and counts
+    /// past Lua's stack limit refused at the call, never a crash.
+    @Test func anyCountOfArgumentsReturnsAndRefs() throws {
+        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("counts.lua").path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "counts ok\n")
+        #expect(result.status == 0)
+    }
+
     @Test(arguments: ["1", "2"]) func actors(cpus: String) throws {
         let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("actors.lua").path])
         #expect(result.stderr == "")

@@ -24,7 +24,7 @@ package.loaded["ray.core"] = _ray
 
 local type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset =
       type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset
-local concat = table.concat
+local concat, tointeger = table.concat, math.tointeger
 
 local ray = {}
 
@@ -67,7 +67,7 @@ local function check_options(opts, known, what)
       error(what .. ": option '" .. k .. "' must be a " .. expected .. ", got " .. type(v), 3)
     end
   end
-  if opts.num_returns ~= nil and (opts.num_returns < 0 or opts.num_returns % 1 ~= 0) then
+  if opts.num_returns ~= nil and (tointeger(opts.num_returns) == nil or opts.num_returns < 0) then
     error(what .. ": num_returns must be a non-negative integer", 3)
   end
   if opts.num_cpus ~= nil and opts.num_cpus < 0 then

@@ -11,7 +11,8 @@ extension ClusterMember {
     /// elsewhere or fails; a driver's actors end with it.
     /// What a closed connection leaves to do, gathered under the lock.
     struct Departure {
-        var lost: [TaskSpec] = []
+        /// Work placed on that process, with the nodes that died under it (that one included).
+        var lost: [(task: TaskSpec, nodeDeaths: [String])] = []
         var unanswered: [ObjectID] = []
         var abandoned: [ObjectID] = []
         var actors: [ActorID] = []
@@ -31,10 +32,12 @@ extension ClusterMember {
             for i in state.placementNodes.indices where state.placementNodes[i].owner == link.owner {
                 state.placementNodes[i].alive = false
             }
+            let node = state.nodes.first { $0.owner == link.owner }
+            let gone = node.map { "node \($0.nodeID.prefix(12)) at \($0.address)" } ?? "the process \(String(link.owner, radix: 16))"
             for (id, entry) in state.placed where entry.owner == link.owner {
                 state.placed[id] = nil
                 for ref in entry.task.returnIDs { state.placedByReturn[ref] = nil }
-                departure.lost.append(entry.task)
+                departure.lost.append((entry.task, entry.nodeDeaths + [gone]))
             }
             state.inFlight[link.owner] = nil
             departure.orphans = state.created.keys.filter { state.actorHosts[$0] == link.owner }
@@ -61,7 +64,7 @@ extension ClusterMember {
         }
         // Requests to that process will not be answered: their waiters go on.
         for waiting in requests.withLock({ $0.values.filter { $0.owner == link.owner } }) { waiting.answered.signal() }
-        for task in departure.lost { retryOrFail(task, because: "the node that ran it went away") }
+        for (task, deaths) in departure.lost { retryOrFail(task, because: "the node that ran it went away", nodeDeaths: deaths) }
         for id in departure.orphans { restartElsewhere(id) }
         for id in departure.unanswered {
             runtime.receive(id, Runtime.lostObject(id, "the process that owned it went away"))
@@ -87,11 +90,30 @@ extension ClusterMember {
         for link in links { link.send(.output(text)) }
     }
 
-    func retryOrFail(_ task: TaskSpec, because reason: String) {
+    /// Node deaths under one task after which it is taken for their cause
+    /// and not retried again, whatever `max_retries` says: one death can be
+    /// bad luck, two in a row on different nodes are the task's doing (a
+    /// crash in C code, memory exhausted), and retrying would take the
+    /// cluster down node by node.
+    static let crashLimit = 2
+
+    /// Work lost with its node: retried elsewhere while `max_retries`
+    /// allows and it has not taken `crashLimit` nodes down, else failed
+    /// (`WorkerCrashedError` naming the nodes, or `NodeDiedError`).
+    func retryOrFail(_ task: TaskSpec, because reason: String, nodeDeaths: [String] = []) {
+        if task.actorID == nil && nodeDeaths.count >= Self.crashLimit {
+            if isNode {
+                log("task '\(task.name)' is not retried: \(nodeDeaths.count) nodes died while it ran on them (\(nodeDeaths.joined(separator: ", ")))")
+            }
+            runtime.endPlaced(task, failing: Runtime.taskError(task, type: "WorkerCrashedError",
+                "not retried: each node it ran on died while it ran (\(nodeDeaths.joined(separator: ", "))); "
+                + "it is taken to have crashed them"))
+            return
+        }
         if task.actorID == nil && task.attempt < task.maxRetries {
             var again = task
             again.attempt += 1
-            if send(again) { return }
+            if send(again, nodeDeaths: nodeDeaths) { return }
         }
         runtime.endPlaced(task, failing: Runtime.nodeDied(task, reason))
     }

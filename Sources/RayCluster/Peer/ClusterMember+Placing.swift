@@ -67,18 +67,19 @@ extension ClusterMember {
         return true
     }
 
-    /// Places a task again (a retry), anywhere but here for a driver.
-    func send(_ task: TaskSpec) -> Bool {
+    /// Places a task again (a retry), anywhere but here for a driver;
+    /// `nodeDeaths` are the nodes that died under its earlier attempts.
+    func send(_ task: TaskSpec, nodeDeaths: [String] = []) -> Bool {
         guard let owner = decide(task) else { return false }
         if owner == UniqueID.localPrefix {
             runtime.submit(task)
             return true
         }
-        return send(task, to: owner)
+        return send(task, to: owner, nodeDeaths: nodeDeaths)
     }
 
     /// Sends a task or actor call to the process `owner`, recording it until it finishes.
-    private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false) -> Bool {
+    private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false, nodeDeaths: [String] = []) -> Bool {
         guard task.arguments.count < Frame.maxMessage - (1 << 20) else {
             runtime.endPlaced(task, failing: Runtime.taskError(task, type: "SerializationError",
                 "its arguments take \(task.arguments.count) bytes, more than a message between nodes can carry (2 GiB): put them with ray.put and pass the ObjectRef"))
@@ -93,7 +94,7 @@ extension ClusterMember {
             pin(task.argumentRefs.filter { !topLevel.contains($0) })
         }
         state.withLock { state in
-            state.placed[task.id] = (task, owner)
+            state.placed[task.id] = (task, owner, nodeDeaths)
             for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
             state.inFlight[owner, default: 0] += task.cpus
         }

@@ -35,8 +35,10 @@ final class ClusterMember: ClusterLink, Sendable {
         /// The node counted as local: this node, or for a driver the node it attached to.
         var local: UInt64?
         var links: [UInt64: PeerLink] = [:]
-        /// Tasks and actor calls placed on other nodes, not finished.
-        var placed: [TaskID: (task: TaskSpec, owner: UInt64)] = [:]
+        /// Tasks and actor calls placed on other nodes, not finished, with
+        /// the nodes that died while earlier attempts of the task were
+        /// placed on them (see `ClusterMember.crashLimit`).
+        var placed: [TaskID: (task: TaskSpec, owner: UInt64, nodeDeaths: [String])] = [:]
         var placedByReturn: [ObjectID: TaskID] = [:]
         /// CPUs of the work placed on each node and not finished.
         var inFlight: [UInt64: Double] = [:]
