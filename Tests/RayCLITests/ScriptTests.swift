@@ -56,6 +56,20 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    /// Issue 12: deep, huge, cyclic and untravelable values are a success
+    /// or a typed error, never a crash; the 1 GB string where memory allows.
+    @Test func hostileValuesAreSuccessesOrTypedErrors() throws {
+        let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+        let availableKB = TestCluster.match(#"MemAvailable:\s+(\d+) kB"#, in: meminfo).flatMap { Int($0) } ?? 0
+        let big = availableKB > 8 << 20  // the 1 GB string peaks near 3.2 GB
+        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("hostile_values.lua").path] + (big ? ["big"] : []),
+                                timeout: 300)
+        #expect(result.stderr == "")
+        #expect(result.stdout.hasSuffix("hostile values ok\n"), "\(result.stdout)")
+        #expect(result.status == 0)
+        if big { #expect(result.stdout.contains("1 GB string\tok\n"), "\(result.stdout)") }
+    }
+
     @Test(arguments: ["1", "2"]) func actors(cpus: String) throws {
         let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("actors.lua").path])
         #expect(result.stderr == "")
