@@ -14,10 +14,11 @@ if [ ! -f "$OUT/liblua5.4.so.0" ]; then
     work="$(mktemp -d)"
     (cd "$work" && apt-get source -qq lua5.4 >/dev/null 2>&1)
     src="$(echo "$work"/lua5.4-*/src)"
+    # Debian's symbol versions (LUA_5.4), or the loader warns on every run.
     mkdir -p "$OUT"
     # Debian's own flags (LUA_COMPAT_5_3, Linux) plus the API checks.
     (cd "$src" && gcc -shared -fPIC -O1 -g -DLUA_COMPAT_5_3 -DLUA_USE_LINUX -DLUA_USE_APICHECK \
-        $(ls ./*.c | grep -v '/lua.c$\|/luac.c$') -o "$OUT/liblua5.4.so.0" -lm -ldl)
+        $(ls ./*.c | grep -v '/lua.c$\|/luac.c$') -Wl,--version-script,../debian/version-script -o "$OUT/liblua5.4.so.0" -lm -ldl)
     rm -rf "$work"
     echo "== built $OUT/liblua5.4.so.0 with LUA_USE_APICHECK" >&2
 fi
