@@ -1,5 +1,6 @@
 #include "clua.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- protected Swift bodies ------------------------------------------- */
@@ -51,7 +52,95 @@ void clua_pushlasttraceback(lua_State *L) {
 
 /* ---- safe tostring ------------------------------------------------------ */
 
+/* One scalar for a table's rendering: strings quoted, tables and other
+ * values by their type (or their own __tostring/__name, as luaL_tolstring
+ * gives it). [-0, +1] */
+static void push_field_text(lua_State *L, int idx) {
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        lua_pushliteral(L, "\"");
+        lua_pushlstring(L, s, n > 40 ? 37 : n);
+        lua_pushstring(L, n > 40 ? "...\"" : "\"");
+        lua_concat(L, 3);
+        break;
+    }
+    case LUA_TTABLE:
+        if (luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
+            lua_pop(L, 1);
+            luaL_tolstring(L, idx, NULL);
+        } else {
+            lua_pushliteral(L, "{...}");
+        }
+        break;
+    default:
+        luaL_tolstring(L, idx, NULL);
+    }
+}
+
+static int compare_texts(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+#define RENDER_MAX_FIELDS 16
+
+/* A table without __tostring or __name, as `{code = 42, "x"}`: its
+ * sequence first, then up to RENDER_MAX_FIELDS other fields sorted by
+ * their text, so that an error raised as a table reads well. [-0, +1] */
+static void push_table_text(lua_State *L, int t) {
+    luaL_Buffer b;
+    const char *fields[RENDER_MAX_FIELDS];
+    int nfields = 0, more = 0;
+    lua_Integer seq = (lua_Integer)lua_rawlen(L, t);
+    if (seq > RENDER_MAX_FIELDS) seq = RENDER_MAX_FIELDS;
+    lua_newtable(L);  /* anchors the field texts */
+    int anchor = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 && lua_tointeger(L, -2) <= seq) {
+            lua_pop(L, 1);
+            continue;
+        }
+        if (nfields == RENDER_MAX_FIELDS) { more = 1; lua_pop(L, 1); continue; }
+        if (lua_type(L, -2) == LUA_TSTRING) lua_pushvalue(L, -2);
+        else { lua_pushliteral(L, "["); push_field_text(L, lua_gettop(L) - 2); lua_pushliteral(L, "]"); lua_concat(L, 3); }
+        lua_pushliteral(L, " = ");
+        push_field_text(L, lua_gettop(L) - 2);
+        lua_concat(L, 3);
+        fields[nfields] = lua_tostring(L, -1);
+        lua_rawseti(L, anchor, nfields + 1);
+        nfields++;
+        lua_pop(L, 1);
+    }
+    qsort(fields, (size_t)nfields, sizeof fields[0], compare_texts);
+    luaL_buffinit(L, &b);
+    luaL_addchar(&b, '{');
+    for (lua_Integer i = 1; i <= seq; i++) {
+        if (i > 1) luaL_addstring(&b, ", ");
+        lua_rawgeti(L, t, i);
+        push_field_text(L, lua_gettop(L));
+        lua_remove(L, -2);
+        luaL_addvalue(&b);
+    }
+    for (int i = 0; i < nfields; i++) {
+        if (i > 0 || seq > 0) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, fields[i]);
+    }
+    if (more || (lua_Integer)lua_rawlen(L, t) > seq) luaL_addstring(&b, ", ...");
+    luaL_addchar(&b, '}');
+    luaL_pushresult(&b);
+    lua_remove(L, anchor);
+}
+
 static int tostring_body(lua_State *L) {
+    if (lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__tostring") == LUA_TNIL
+        && luaL_getmetafield(L, 1, "__name") == LUA_TNIL) {
+        luaL_checkstack(L, 8, "rendering a table");
+        push_table_text(L, 1);
+        return 1;
+    }
+    lua_settop(L, 1);
     luaL_tolstring(L, 1, NULL);
     return 1;
 }
@@ -98,6 +187,9 @@ _Thread_local int clua_in_swift __attribute__((tls_model("initial-exec")));
 
 static int swift_invoke(lua_State *L) {
     clua_SwiftFunction f = (clua_SwiftFunction)lua_touserdata(L, lua_upvalueindex(1));
+    if (f == NULL || lua_type(L, lua_upvalueindex(1)) != LUA_TLIGHTUSERDATA) {
+        return luaL_error(L, "a ray runtime function was tampered with (its upvalue was replaced)");
+    }
     clua_in_swift++;
     int n = f(L);
     clua_in_swift--;
@@ -188,4 +280,254 @@ void clua_userwhere(lua_State *L, const char *internal) {
 
 void clua_stdout_write(const char *text, size_t length) {
     fwrite(text, 1, length, stdout);
+}
+
+/* ---- print ----------------------------------------------------------------- */
+
+/* lua.c's print (luaL_tolstring on each argument, tabs between, a newline;
+ * a bad __tostring raises as there), except that the line is built whole
+ * and handed to the sink in one piece, so lines printed by tasks on other
+ * threads never interleave. A C function: debug.upvaluejoin cannot rewire
+ * it, and string.dump refuses it, as with lua.c's print. */
+static int print_line(lua_State *L) {
+    clua_LineSink sink = (clua_LineSink)lua_touserdata(L, lua_upvalueindex(1));
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, '\n');
+    luaL_pushresult(&b);
+    size_t length;
+    const char *line = lua_tolstring(L, -1, &length);
+    if (sink == NULL || lua_type(L, lua_upvalueindex(1)) != LUA_TLIGHTUSERDATA) {
+        return luaL_error(L, "print: its sink was replaced (debug.setupvalue)");
+    }
+    sink(L, line, length);
+    return 0;
+}
+
+void clua_pushprint(lua_State *L, clua_LineSink sink) {
+    lua_pushlightuserdata(L, (void *)sink);
+    lua_pushcclosure(L, print_line, 1);
+}
+
+void clua_stdout_line(const char *text, size_t length) {
+    fwrite(text, 1, length, stdout);
+    fflush(stdout);
+}
+
+/* ---- the runtime's functions are out of the debug library's reach ---------- */
+
+static int print_line(lua_State *L);
+
+/* Whether the function at idx is the runtime's own: a Swift primitive,
+ * print, or a Lua function of the `ray` module (stdlib/ray/init.lua). */
+static int is_runtime_function(lua_State *L, int idx) {
+    lua_CFunction c = lua_tocfunction(L, idx);
+    if (c != NULL) return c == swift_invoke || c == print_line;
+    if (lua_type(L, idx) != LUA_TFUNCTION) return 0;
+    lua_Debug ar;
+    lua_pushvalue(L, idx);
+    if (!lua_getinfo(L, ">S", &ar)) return 0;
+    return strcmp(ar.source, "@stdlib/ray/init.lua") == 0;
+}
+
+/* debug.setupvalue / debug.upvaluejoin, refusing to change the runtime's
+ * functions (a task could otherwise break the `ray` module for every task
+ * after it on the worker); upvalue 1 is the original. */
+static int guarded_setupvalue(lua_State *L) {
+    if (is_runtime_function(L, 1)) return luaL_error(L, "debug.setupvalue: the ray runtime's functions cannot be changed");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static int guarded_upvaluejoin(lua_State *L) {
+    if (is_runtime_function(L, 1)) return luaL_error(L, "debug.upvaluejoin: the ray runtime's functions cannot be changed");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+void clua_guard_debug_library(lua_State *L) {
+    lua_getglobal(L, "debug");
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "setupvalue");
+        lua_pushcclosure(L, guarded_setupvalue, 1);
+        lua_setfield(L, -2, "setupvalue");
+        lua_getfield(L, -1, "upvaluejoin");
+        lua_pushcclosure(L, guarded_upvaluejoin, 1);
+        lua_setfield(L, -2, "upvaluejoin");
+    }
+    lua_pop(L, 1);
+}
+
+/* ---- a task's own coroutine looks like a main chunk ------------------------ */
+
+/* A task runs as a coroutine, but its body must behave as a main chunk does
+ * under lua.c: coroutine.yield at its own level raises (catchably) instead
+ * of suspending the task, coroutine.running() says it is the main one, and
+ * coroutine.isyieldable() is false there. Coroutines the task creates are
+ * untouched. */
+static int task_level_yield(lua_State *L) {
+    if (L == running_coroutine) return luaL_error(L, "attempt to yield from outside a coroutine");
+    return lua_yield(L, lua_gettop(L));
+}
+
+static int task_level_running(lua_State *L) {
+    int ismain = lua_pushthread(L);
+    lua_pushboolean(L, ismain || L == running_coroutine);
+    return 2;
+}
+
+static int task_level_isyieldable(lua_State *L) {
+    lua_State *co = lua_isnone(L, 1) ? L : lua_tothread(L, 1);
+    luaL_argexpected(L, co != NULL, 1, "coroutine");
+    lua_pushboolean(L, co != running_coroutine && lua_isyieldable(co));
+    return 1;
+}
+
+void clua_install_task_coroutine_library(lua_State *L) {
+    lua_getglobal(L, "coroutine");
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_pushcfunction(L, task_level_yield);
+        lua_setfield(L, -2, "yield");
+        lua_pushcfunction(L, task_level_running);
+        lua_setfield(L, -2, "running");
+        lua_pushcfunction(L, task_level_isyieldable);
+        lua_setfield(L, -2, "isyieldable");
+    }
+    lua_pop(L, 1);
+}
+
+/* ---- chunks a task loads see its globals ------------------------------------ */
+
+/* A task's function runs with an environment of its own (its globals fall
+ * back to the worker's). lua.c's main chunk and the chunks it loads share
+ * one _G, so a global a task sets must be seen by what it `load`s,
+ * `loadfile`s, `dofile`s and `require`s: these versions give such chunks
+ * the caller's _ENV when the caller's is not the global table. */
+
+static const char *REQUIRE_ENV_KEY = "clua.requireenv";
+
+/* Pushes the _ENV of the function at `level` when it is not the global
+ * table; returns whether it pushed. [-0, +(0|1)] */
+static int push_caller_env(lua_State *L, int level) {
+    lua_Debug ar;
+    if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "f", &ar)) return 0;
+    int f = lua_gettop(L);
+    for (int i = 1;; i++) {
+        const char *name = lua_getupvalue(L, f, i);
+        if (name == NULL) break;
+        if (strcmp(name, "_ENV") == 0) {
+            lua_pushglobaltable(L);
+            int global = lua_rawequal(L, -1, -2);
+            lua_pop(L, 1);
+            if (!global && lua_type(L, -1) == LUA_TTABLE) {
+                lua_remove(L, f);
+                return 1;
+            }
+            lua_pop(L, 1);
+            break;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Calls the original (upvalue 1) with the arguments, the env argument at
+ * `env_arg` filled with the caller's _ENV when it was not given. */
+static int call_with_caller_env(lua_State *L, int env_arg) {
+    if (lua_gettop(L) < env_arg && push_caller_env(L, 1)) {
+        int env = lua_gettop(L);
+        lua_settop(L, env_arg);         /* pads with nils; the env lands past them */
+        lua_pushvalue(L, env);
+        lua_replace(L, env_arg);
+        if (env < env_arg) { /* the env was moved: clear its old slot (a padded argument) */
+            lua_pushnil(L);
+            lua_replace(L, env);
+        }
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static int task_load(lua_State *L) { return call_with_caller_env(L, 4); }
+static int task_loadfile(lua_State *L) { return call_with_caller_env(L, 3); }
+
+static int dofile_continue(lua_State *L, int status, lua_KContext ctx) {
+    (void)status; (void)ctx;
+    return lua_gettop(L) - 1;
+}
+
+static int task_dofile(lua_State *L) {
+    const char *fname = luaL_optstring(L, 1, NULL);
+    lua_settop(L, 1);
+    if (luaL_loadfile(L, fname) != LUA_OK) return lua_error(L);
+    if (push_caller_env(L, 1)) {
+        if (lua_setupvalue(L, -2, 1) == NULL) lua_pop(L, 1);
+    }
+    lua_callk(L, 0, LUA_MULTRET, 0, dofile_continue);
+    return dofile_continue(L, 0, 0);
+}
+
+/* require: the Lua-file searcher (wrapped below) gives the chunk the
+ * requiring task's _ENV while this require runs. */
+static int task_require(lua_State *L) {
+    lua_settop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, REQUIRE_ENV_KEY);   /* 2: the outer require's env */
+    if (!push_caller_env(L, 1)) lua_pushvalue(L, 2);        /* 3: this one's (nested: inherited) */
+    lua_setfield(L, LUA_REGISTRYINDEX, REQUIRE_ENV_KEY);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    int status = lua_pcall(L, 1, 2, 0);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, LUA_REGISTRYINDEX, REQUIRE_ENV_KEY);
+    if (status != LUA_OK) return lua_error(L);
+    return 2;
+}
+
+static int task_lua_searcher(lua_State *L) {
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 2);
+    if (lua_type(L, 2) == LUA_TFUNCTION && !lua_iscfunction(L, 2)
+        && lua_getfield(L, LUA_REGISTRYINDEX, REQUIRE_ENV_KEY) == LUA_TTABLE) {
+        if (lua_setupvalue(L, 2, 1) == NULL) lua_pop(L, 1);
+    } else {
+        lua_settop(L, 3);
+    }
+    lua_settop(L, 3);
+    return 2;
+}
+
+void clua_install_task_loaders(lua_State *L) {
+    static const struct { const char *name; lua_CFunction f; } wrapped[] = {
+        { "load", task_load }, { "loadfile", task_loadfile }, { "require", task_require },
+    };
+    for (size_t i = 0; i < sizeof wrapped / sizeof wrapped[0]; i++) {
+        lua_getglobal(L, wrapped[i].name);
+        lua_pushcclosure(L, wrapped[i].f, 1);
+        lua_setglobal(L, wrapped[i].name);
+    }
+    lua_pushcfunction(L, task_dofile);
+    lua_setglobal(L, "dofile");
+    /* package.searchers[2] is the Lua-file searcher */
+    lua_getglobal(L, "package");
+    if (lua_type(L, -1) == LUA_TTABLE && lua_getfield(L, -1, "searchers") == LUA_TTABLE) {
+        lua_rawgeti(L, -1, 2);
+        lua_pushcclosure(L, task_lua_searcher, 1);
+        lua_rawseti(L, -2, 2);
+    }
+    lua_settop(L, lua_gettop(L) - 2);
 }

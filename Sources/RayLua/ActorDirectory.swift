@@ -142,7 +142,7 @@ final class ActorDirectory: Sendable {
     /// `init` of incarnation `creation` raised: the actor dies (a failed
     /// init is not restarted, as in Ray).
     func initFailed(_ id: ActorID, creation: TaskID, cause: String) {
-        die(id, reason: "its init failed", cause: cause, incarnation: creation)
+        die(id, reason: "its init failed: \(cause)", cause: cause, incarnation: creation)
     }
 
     /// `ray.kill`: the actor's running calls are interrupted and its

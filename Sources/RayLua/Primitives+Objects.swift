@@ -9,26 +9,55 @@ import Synchronization
 extension Primitives {
     // MARK: get, wait
 
-    /// The ids in argument 1: an ObjectRef, or an array of them.
-    static func refs(_ L: OpaquePointer, _ ray: RayLuaState, allowSingle: Bool) -> (ids: [ObjectID], single: Bool)? {
-        if allowSingle, let id = ObjectRefs.id(at: 1, on: L, metatable: ray.objectRefMetatable) { return ([id], true) }
-        guard lua_type(L, 1) == LUA_TTABLE else { return nil }
+    /// The ids in argument 1: an ObjectRef, or an array of them; else what
+    /// is wrong with it (naming the first element that is not an ObjectRef).
+    static func refs(_ L: OpaquePointer, _ ray: RayLuaState, allowSingle: Bool) -> Result<(ids: [ObjectID], single: Bool), ArgumentProblem> {
+        if allowSingle, let id = ObjectRefs.id(at: 1, on: L, metatable: ray.objectRefMetatable) { return .success(([id], true)) }
+        guard lua_type(L, 1) == LUA_TTABLE else {
+            return .failure(ArgumentProblem(allowSingle ? "expected an ObjectRef or an array of ObjectRefs, got \(describeType(L, 1))"
+                                                         : "expected an array of ObjectRefs, got \(describeType(L, 1))"))
+        }
         var ids: [ObjectID] = []
         let count = lua_rawlen(L, 1)
+        ids.reserveCapacity(Int(count))
         for i in stride(from: 1, through: Int(count), by: 1) {
             lua_rawgeti(L, 1, lua_Integer(i))
             defer { clua_pop(L, 1) }
-            guard let id = ObjectRefs.id(at: -1, on: L, metatable: ray.objectRefMetatable) else { return nil }
+            guard let id = ObjectRefs.id(at: -1, on: L, metatable: ray.objectRefMetatable) else {
+                return .failure(ArgumentProblem("element \(i) of the array is \(describeValue(L, -1)), not an ObjectRef"))
+            }
             ids.append(id)
         }
-        return (ids, false)
+        return .success((ids, false))
+    }
+
+    /// A value's type for an error message, with the value itself when short (`a number (2)`).
+    static func describeValue(_ L: OpaquePointer, _ index: Int32) -> String {
+        let type = describeType(L, index)
+        let article = type.first.map { "aeiou".contains($0) } == true ? "an" : "a"
+        switch lua_type(L, index) {
+        case LUA_TNUMBER, LUA_TBOOLEAN:
+            var length = 0
+            let text = clua_tolstring_safe(L, index, &length).map { String(cString: $0) } ?? "?"
+            clua_pop(L, 1)
+            return "\(article) \(type) (\(text))"
+        case LUA_TSTRING:
+            let text = string(L, index) ?? ""
+            return text.count <= 20 ? "a string (\"\(text)\")" : "a string"
+        case LUA_TNIL:
+            return "nil"
+        default:
+            return "\(article) \(type)"
+        }
     }
 
     static let get: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        guard let (ids, single) = refs(L, ray, allowSingle: true) else {
-            return fail(L, "ray.get: expected an ObjectRef or an array of ObjectRefs, got \(describeType(L, 1))")
+        let ids: [ObjectID], single: Bool
+        switch refs(L, ray, allowSingle: true) {
+        case .failure(let problem): return fail(L, "ray.get: \(problem.description)")
+        case .success(let read): (ids, single) = read
         }
         let timeout = lua_type(L, 2) == LUA_TNUMBER ? clua_tonumber(L, 2) : nil
         let store = ray.runtime.store
@@ -161,8 +190,10 @@ extension Primitives {
     static let wait: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        guard let (ids, _) = refs(L, ray, allowSingle: false) else {
-            return fail(L, "ray.wait: expected an array of ObjectRefs, got \(describeType(L, 1))")
+        let ids: [ObjectID]
+        switch refs(L, ray, allowSingle: false) {
+        case .failure(let problem): return fail(L, "ray.wait: \(problem.description)")
+        case .success(let read): ids = read.ids
         }
         let wanted = Int(clua_tointeger(L, 2))
         let timeout = lua_type(L, 3) == LUA_TNUMBER ? clua_tonumber(L, 3) : nil

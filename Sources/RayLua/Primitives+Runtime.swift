@@ -129,25 +129,18 @@ extension Primitives {
 
     /// `print` on a node whose output goes to the drivers: the standard
     /// print's text (tostring of each value, tabs, newline), one line per call.
-    static let forwardedPrint: clua_SwiftFunction = { L in
-        guard let L else { return 0 }
+    /// Where `print` puts a line: on a cluster node, a task's lines go to
+    /// the driver that placed it (`outputSink`); everywhere else to this
+    /// process's stdout, flushed, as lua.c does.
+    static let printSink: clua_LineSink = { L, line, length in
+        guard let L, let line else { return }
         let ray = RayLuaState.from(L)
-        var line = ""
-        let count = lua_gettop(L)
-        for i in stride(from: 1, through: count, by: 1) {
-            var length = 0
-            guard let text = clua_tolstring_safe(L, i, &length) else { return 0 }
-            if i > 1 { line += "\t" }
-            line += String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
-            clua_pop(L, 1)
-        }
-        line += "\n"
-        if let sink = ray.runtime.outputSink.withLock({ $0 }) {
-            sink(ray.worker?.current?.task.id, line)
+        if ray.worker != nil, ray.runtime.settings.forwardsOutput, let sink = ray.runtime.outputSink.withLock({ $0 }) {
+            let text = String(decoding: UnsafeRawBufferPointer(start: line, count: length), as: UTF8.self)
+            sink(ray.worker?.current?.task.id, text)
         } else {
-            clua_stdout_write(line, line.utf8.count)
+            clua_stdout_line(line, length)
         }
-        return 0
     }
 
     static let now: clua_SwiftFunction = { L in

@@ -24,14 +24,22 @@ enum Primitives {
             ("kill_actor", killActor), ("set_actor_helpers", setActorHelpers), ("cancel", cancel),
             ("call_swift", callSwift),
         ]
-        lua_createtable(L, 0, Int32(functions.count))
+        lua_createtable(L, 0, Int32(functions.count) + 1)
         for (name, function) in functions {
             clua_pushswiftfunction(L, function)
             lua_setfield(L, -2, name)
         }
+        clua_pushprint(L, printSink)
+        lua_setfield(L, -2, "print")
     }
 
     // MARK: helpers
+
+    /// What is wrong with a primitive's argument, for the message `fail` raises.
+    struct ArgumentProblem: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
 
     /// Pushes a message with the user's position ("job.lua:3: ...", past the
     /// `ray` module's own Lua wrappers) and returns CLUA_RAISE.

@@ -35,6 +35,11 @@ public final class RayLuaState {
 
     init(runtime: Runtime, worker: Worker?) throws {
         state = LuaState()
+        // Before the codec names the standard library: every state's guarded
+        // debug functions travel by the same names.
+        clua_guard_debug_library(state.pointer)
+        clua_install_task_coroutine_library(state.pointer)
+        clua_install_task_loaders(state.pointer)
         codec = try LuaCodec(state: state)
         self.runtime = runtime
         self.worker = worker
@@ -116,17 +121,6 @@ public final class RayLuaState {
         lua_setfield(L, -2, "ray")
         clua_pop(L, 1)
         lua_setglobal(L, "ray")
-        if worker != nil && runtime.settings.forwardsOutput {
-            // Shipped functions name print as `ray.core`'s: replace it there too.
-            clua_pushswiftfunction(L, Primitives.forwardedPrint)
-            lua_pushvalue(L, -1)
-            lua_setglobal(L, "print")
-            lua_getfield(L, CLUA_REGISTRYINDEX, LUA_LOADED_TABLE)
-            lua_getfield(L, -1, "ray.core")
-            lua_pushvalue(L, -3)
-            lua_setfield(L, -2, "print")
-            clua_pop(L, 3)
-        }
     }
 
     func setActorHelpers(newInstance instanceIndex: Int32, callMethod methodIndex: Int32) {
@@ -203,8 +197,18 @@ public final class RayLuaState {
         lua_xmove(co, L, 1)
         let raised = lua_gettop(L)
         defer { lua_settop(L, raised - 1) }
-        if isRayError(at: raised), let object = try? makeObject(valueAt: raised, label: "error", isError: true) {
-            return object
+        if isRayError(at: raised) {
+            // It passes through this task on its way up: the task joins its chain.
+            if lua_getfield(L, raised, "through") != LUA_TTABLE {
+                clua_pop(L, 1)
+                lua_createtable(L, 1, 0)
+                lua_pushvalue(L, -1)
+                lua_setfield(L, raised, "through")
+            }
+            lua_pushstring(L, task.name)
+            lua_rawseti(L, -2, lua_Integer(lua_rawlen(L, -2)) + 1)
+            clua_pop(L, 1)
+            if let object = try? makeObject(valueAt: raised, label: "error", isError: true) { return object }
         }
         let message = state.describe(at: raised)
         luaL_traceback(L, co, nil, 0)

@@ -46,7 +46,13 @@ struct LuaStateTests {
             #expect(error.message == "custom")
         }
         do { try state.run("error({})") } catch {
-            #expect(error.message.hasPrefix("table: "))
+            #expect(error.message == "{}")
+        }
+        do { try state.run("error({ code = 42, 'x', nested = {} })") } catch {
+            #expect(error.message == #"{"x", code = 42, nested = {...}}"#)
+        }
+        do { try state.run("error(setmetatable({}, { __name = 'Point' }))") } catch {
+            #expect(error.message.hasPrefix("Point: "))
         }
         do { try state.run("error(setmetatable({}, { __tostring = function() error('nested') end }))") } catch {
             #expect(error.message == "(table value)")

@@ -25,7 +25,7 @@ struct ClusterScriptTests {
             ("tasks.lua", [], "tasks ok\n"), ("actors.lua", [], "actors ok\n"),
             ("actor_lifecycle.lua", [], "actor lifecycle ok\n"), ("blocking.lua", [], "blocking ok\n"),
             ("cancel.lua", [], "cancel ok\n"), ("nested.lua", ["15"], ""), ("prints.lua", [], ""),
-            ("counts.lua", [], "counts ok\n"),
+            ("counts.lua", [], "counts ok\n"), ("lua_fidelity.lua", [FileManager.default.temporaryDirectory.path], "still fine\nlua fidelity ok\n"),
         ]
         for run in runs {
             let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent(run.script).path] + run.arguments)

@@ -70,6 +70,18 @@ struct ScriptTests {
         if big { #expect(result.stdout.contains("1 GB string\tok\n"), "\(result.stdout)") }
     }
 
+    /// Issue 14: print, globals, coroutines and the debug library in tasks
+    /// as in a main chunk; checked options, colon forms, readable errors.
+    @Test func luaInsideTasksAndEverydayMistakes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ray-fidelity-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("lua_fidelity.lua").path, dir.path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "still fine\nlua fidelity ok\n")
+        #expect(result.status == 0)
+    }
+
     @Test(arguments: ["1", "2"]) func actors(cpus: String) throws {
         let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("actors.lua").path])
         #expect(result.stderr == "")

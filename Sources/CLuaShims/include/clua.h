@@ -68,6 +68,33 @@ const char *clua_tolstring_safe(lua_State *L, int idx, size_t *len);
 /* Writes to C's stdout (its buffer, in order with Lua's own print). */
 void clua_stdout_write(const char *text, size_t length);
 
+/* Writes a whole line to C's stdout and flushes it, as lua.c's print does. */
+void clua_stdout_line(const char *text, size_t length);
+
+/* Where print's lines go: a whole line, newline included. Must not raise. */
+typedef void (*clua_LineSink)(lua_State *L, const char *line, size_t length);
+
+/* Pushes a print function (lua.c's behaviour, one whole line per call)
+ * that hands each line to `sink`. [-0, +1, m] */
+void clua_pushprint(lua_State *L, clua_LineSink sink);
+
+/* Replaces debug.setupvalue and debug.upvaluejoin of the global `debug`
+ * table with versions that refuse the runtime's own functions (Swift
+ * primitives, print, the `ray` module's Lua functions). [-0, +0, m] */
+void clua_guard_debug_library(lua_State *L);
+
+/* Replaces coroutine.yield, coroutine.running and coroutine.isyieldable so
+ * that a task's own coroutine (the one clua_set_running names) behaves as
+ * a main chunk: yield there raises "attempt to yield from outside a
+ * coroutine", running() reports it as the main one, isyieldable() is
+ * false. Elsewhere they behave as Lua's own. [-0, +0, m] */
+void clua_install_task_coroutine_library(lua_State *L);
+
+/* Replaces load, loadfile, dofile and require (and the Lua-file searcher)
+ * with versions that give the chunks they load the caller's _ENV when it
+ * is not the global table: a task's globals are seen by what it loads. */
+void clua_install_task_loaders(lua_State *L);
+
 /* Writes "source:linedefined" of the function at idx into buf. [-0, +0, -] */
 void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size);
 

@@ -20,6 +20,9 @@ extension ClusterMember {
         var lastDriver = false
         /// Actors this process created on that node, to create again elsewhere.
         var orphans: [ActorID] = []
+        /// This process closed the link as it leaves the cluster: nothing is
+        /// retried or restarted elsewhere.
+        var leaving = false
     }
 
     func closed(_ link: PeerLink) {
@@ -27,6 +30,7 @@ extension ClusterMember {
             var departure = Departure()
             guard state.links[link.owner] === link || state.links[link.owner] == nil else { return departure }
             state.links[link.owner] = nil
+            departure.leaving = state.stopping
             // A node whose connection broke takes no more work from here
             // until the head's list says it is back.
             for i in state.placementNodes.indices where state.placementNodes[i].owner == link.owner {
@@ -64,8 +68,14 @@ extension ClusterMember {
         }
         // Requests to that process will not be answered: their waiters go on.
         for waiting in requests.withLock({ $0.values.filter { $0.owner == link.owner } }) { waiting.answered.signal() }
-        for (task, deaths) in departure.lost { retryOrFail(task, because: "the node that ran it went away", nodeDeaths: deaths) }
-        for id in departure.orphans { restartElsewhere(id) }
+        if departure.leaving {
+            for (task, _) in departure.lost {
+                runtime.endPlaced(task, failing: Runtime.nodeDied(task, "this process left the cluster before it finished"))
+            }
+        } else {
+            for (task, deaths) in departure.lost { retryOrFail(task, because: "the node that ran it went away", nodeDeaths: deaths) }
+            for id in departure.orphans { restartElsewhere(id) }
+        }
         for id in departure.unanswered {
             runtime.receive(id, Runtime.lostObject(id, "the process that owned it went away"))
         }

@@ -60,6 +60,9 @@ final class ClusterMember: ClusterLink, Sendable {
         /// Work other processes placed here and not finished: who placed
         /// it, and its first return (what `cancel` names it by).
         var hosted: [TaskID: (owner: UInt64, firstReturn: ObjectID?)] = [:]
+        /// This process is leaving the cluster: links it closes itself are
+        /// not node deaths (nothing is retried or restarted for them).
+        var stopping = false
     }
     let state = Locked(State())
 
@@ -97,7 +100,10 @@ final class ClusterMember: ClusterLink, Sendable {
 
     func stop() {
         refresher.withLock { $0?.cancel() }
-        let links = state.withLock { Array($0.links.values) }
+        let links = state.withLock { state in
+            state.stopping = true
+            return Array(state.links.values)
+        }
         for link in links { link.close() }
     }
 

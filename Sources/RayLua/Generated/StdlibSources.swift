@@ -7,19 +7,11 @@ enum StdlibSources {
 -- (the driver's and every worker's) and registered as package.loaded.ray.
 local _ray = ...
 
--- print writes each line with one call, so lines printed by tasks on other
--- worker threads never interleave (Lua's own print writes piece by piece).
-do
-  local stdout, tostring, select, concat = io.stdout, tostring, select, table.concat
-  function _ray.print(...)
-    local n = select("#", ...)
-    local parts = {}
-    for i = 1, n do parts[i] = tostring((select(i, ...))) end
-    stdout:write(concat(parts, "\t", 1, n) .. "\n")
-    stdout:flush()
-  end
-  print = _ray.print
-end
+-- print is a C function with lua.c's behaviour that writes each line whole,
+-- so lines printed by tasks on other worker threads never interleave (Lua's
+-- own print writes piece by piece); on a cluster node a task's lines go to
+-- its driver.
+print = _ray.print
 
 -- As a loaded module, the primitives travel by name inside shipped values
 -- (a RemoteFunction's closures refer to them, and so do functions that call
@@ -28,7 +20,7 @@ package.loaded["ray.core"] = _ray
 
 local type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset =
       type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset
-local concat, tointeger = table.concat, math.tointeger
+local concat, tointeger, min, max, byte, rawequal = table.concat, math.tointeger, math.min, math.max, string.byte, rawequal
 
 local ray = {}
 
@@ -37,11 +29,19 @@ local ray = {}
 local Error = {}
 Error.__index = Error
 Error.__name = "RayError"
+-- "RayTaskError in task 'f': message", the tasks it passed through on its
+-- way up (innermost first), then the remote traceback, labelled with its task.
 function Error.__tostring(e)
-  local parts = { e.type }
-  if e.task then parts[#parts + 1] = " in task '" .. e.task .. "'" end
+  local parts = { tostring(e.type) }
+  if e.task then parts[#parts + 1] = " in task '" .. tostring(e.task) .. "'" end
   parts[#parts + 1] = ": " .. tostring(e.message)
-  if e.traceback then parts[#parts + 1] = "\n" .. e.traceback end
+  if type(e.through) == "table" then
+    for _, name in ipairs(e.through) do parts[#parts + 1] = "\n  passed through task '" .. tostring(name) .. "'" end
+  end
+  if type(e.traceback) == "string" then
+    local body = e.traceback:gsub("^stack traceback:\n", "")
+    parts[#parts + 1] = "\ntraceback of " .. (e.task and ("task '" .. tostring(e.task) .. "'") or "the task") .. ":\n" .. body
+  end
   return concat(parts)
 end
 _ray.set_error_metatable(Error)
@@ -57,16 +57,58 @@ local task_options = {
   retry_exceptions = "boolean", scheduling_strategy = "any", name = "string",
 }
 
+-- Edit distance between two short strings (insertions, deletions,
+-- substitutions, and swaps of neighbours: `timout`, `num_return`, `nmae`).
+local function distance(a, b)
+  local la, lb = #a, #b
+  local d = {}
+  for i = 0, la do d[i] = { [0] = i } end
+  for j = 0, lb do d[0][j] = j end
+  for i = 1, la do
+    for j = 1, lb do
+      local cost = byte(a, i) == byte(b, j) and 0 or 1
+      local v = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and byte(a, i) == byte(b, j - 1) and byte(a, i - 1) == byte(b, j) then
+        v = min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[la][lb]
+end
+
+-- The known key closest to `name`, when it is close enough to be a typo.
+local function nearest(name, known)
+  if type(name) ~= "string" then return nil end
+  local best, best_d
+  for k in pairs(known) do
+    local d = distance(name, k)
+    if d <= max(1, #k // 3) and (best_d == nil or d < best_d or (d == best_d and k < best)) then
+      best, best_d = k, d
+    end
+  end
+  return best
+end
+
+-- Raises for every key of `opts` that `known` lacks: "what: unknown option
+-- 'timout' (did you mean 'timeout'?)". `level` is error()'s level.
+local function check_keys(opts, known, what, level)
+  for k in pairs(opts) do
+    if known[k] == nil then
+      local hint = nearest(k, known)
+      error(what .. ": unknown option '" .. tostring(k) .. "'" .. (hint and (" (did you mean '" .. hint .. "'?)") or ""), level + 1)
+    end
+  end
+end
+
 local function check_options(opts, known, what)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     error(what .. ": options must be a table, got " .. type(opts), 3)
   end
+  check_keys(opts, known, what, 3)
   for k, v in pairs(opts) do
     local expected = known[k]
-    if expected == nil then
-      error(what .. ": unknown option '" .. tostring(k) .. "'", 3)
-    end
     if expected ~= "any" and type(v) ~= expected then
       error(what .. ": option '" .. k .. "' must be a " .. expected .. ", got " .. type(v), 3)
     end
@@ -123,8 +165,12 @@ end
 -- of any of them, and keeps its handle there.
 local function remote_function(fn, opts, shared)
   local f = setmetatable({ _fn = fn, _options = opts, _shared = shared or {} }, RemoteFunction)
-  f.remote = function(...) return _ray.submit(f, ...) end
+  f.remote = function(...)
+    if rawequal((...), f) then error("a remote function is called as f.remote(...), not f:remote(...)", 2) end
+    return _ray.submit(f, ...)
+  end
   f.options = function(more)
+    if rawequal(more, f) then error("options are set with f.options({...}), not f:options({...})", 2) end
     return remote_function(fn, merge(opts, check_options(more, task_options, "options")), f._shared)
   end
   return f
@@ -162,9 +208,15 @@ ActorHandle.__name = "ActorHandle"
 local function actor_method(handle, name, opts)
   local m = {}
   m.remote = function(...)
+    if rawequal((...), m) then
+      error("an actor method is called as handle." .. name .. ".remote(...), not handle." .. name .. ":remote(...)", 2)
+    end
     return _ray.call_actor(rawget(handle, "_id"), name, opts.num_returns or 1, ...)
   end
   m.options = function(more)
+    if rawequal(more, m) then
+      error("options are set with handle." .. name .. ".options({...}), not handle." .. name .. ":options({...})", 2)
+    end
     return actor_method(handle, name, merge(opts, check_options(more, task_options, name .. ".options")))
   end
   return m
@@ -198,9 +250,11 @@ local function actor_class(class, opts)
   local methods = method_names(class)
   local class_name = type(rawget(class, "__name")) == "string" and rawget(class, "__name") or "Actor"
   c.remote = function(...)
+    if rawequal((...), c) then error("an actor is created with Class.remote(...), not Class:remote(...)", 2) end
     return new_handle(_ray.create_actor(c, methods, ...), methods, class_name)
   end
   c.options = function(more)
+    if rawequal(more, c) then error("options are set with Class.options({...}), not Class:options({...})", 2) end
     return actor_class(class, merge(opts, check_options(more, actor_options, "options")))
   end
   return c
@@ -239,6 +293,7 @@ function ray.kill(handle, opts)
     error("ray.kill: expected an ActorHandle, got " .. type(handle), 2)
   end
   if opts ~= nil and type(opts) ~= "table" then error("ray.kill: options must be a table, got " .. type(opts), 2) end
+  if opts ~= nil then check_keys(opts, { no_restart = true }, "ray.kill", 2) end
   local no_restart = true
   if opts and opts.no_restart ~= nil then
     if type(opts.no_restart) ~= "boolean" then error("ray.kill: no_restart must be a boolean", 2) end
@@ -260,6 +315,9 @@ end
 
 -- Objects -------------------------------------------------------------------
 
+local get_options = { timeout = true }
+local wait_options = { num_returns = true, timeout = true, fetch_local = true }
+
 local function timeout_of(opts, what)
   if opts == nil then return nil end
   if type(opts) ~= "table" then error(what .. ": options must be a table, got " .. type(opts), 3) end
@@ -271,6 +329,10 @@ local function timeout_of(opts, what)
 end
 
 function ray.get(refs, opts)
+  if opts ~= nil then
+    if type(opts) ~= "table" then error("ray.get: options must be a table, got " .. type(opts), 2) end
+    check_keys(opts, get_options, "ray.get", 2)
+  end
   return _ray.get(refs, timeout_of(opts, "ray.get"))
 end
 
@@ -280,9 +342,13 @@ end
 
 function ray.wait(refs, opts)
   if type(refs) ~= "table" then error("ray.wait: expected an array of ObjectRefs, got " .. type(refs), 2) end
-  local n = math.min(1, #refs)   -- ray.wait({}) returns two empty arrays
+  local n = min(1, #refs)   -- ray.wait({}) returns two empty arrays
   if opts ~= nil then
     if type(opts) ~= "table" then error("ray.wait: options must be a table", 2) end
+    check_keys(opts, wait_options, "ray.wait", 2)
+    if opts.fetch_local ~= nil and type(opts.fetch_local) ~= "boolean" then
+      error("ray.wait: fetch_local must be a boolean", 2)
+    end
     if opts.num_returns ~= nil then n = opts.num_returns end
     if type(n) ~= "number" or n < 0 or n % 1 ~= 0 then error("ray.wait: num_returns must be a non-negative integer", 2) end
     if n > #refs then error("ray.wait: num_returns (" .. n .. ") exceeds the number of refs (" .. #refs .. ")", 2) end
@@ -297,8 +363,8 @@ end
 function ray.cancel(ref, opts)
   if opts ~= nil and type(opts) ~= "table" then error("ray.cancel: options must be a table", 2) end
   local recursive = true
+  check_keys(opts or {}, { force = true, recursive = true }, "ray.cancel", 2)
   for k, v in pairs(opts or {}) do
-    if k ~= "force" and k ~= "recursive" then error("ray.cancel: unknown option '" .. tostring(k) .. "'", 2) end
     if type(v) ~= "boolean" then error("ray.cancel: option '" .. k .. "' must be a boolean, got " .. type(v), 2) end
   end
   if opts and opts.recursive ~= nil then recursive = opts.recursive end
@@ -307,7 +373,18 @@ end
 
 -- Runtime -------------------------------------------------------------------
 
+local init_options = { num_cpus = "number", resources = "table", address = "string", namespace = "string" }
+
 function ray.init(opts)
+  if opts ~= nil then
+    if type(opts) ~= "table" then error("ray.init: options must be a table, got " .. type(opts), 2) end
+    check_keys(opts, init_options, "ray.init", 2)
+    for k, v in pairs(opts) do
+      if type(v) ~= init_options[k] then
+        error("ray.init: option '" .. k .. "' must be a " .. init_options[k] .. ", got " .. type(v), 2)
+      end
+    end
+  end
   return _ray.init(opts)
 end
 ray.is_initialized = _ray.is_initialized
