@@ -29,6 +29,7 @@ final class HeadClient: Sendable {
                 .connectTimeout(.seconds(10))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addClientTLS()
                         try channel.pipeline.syncOperations.addFraming(admission: nil)
                         try channel.pipeline.syncOperations.addHandler(ReplyHandler(replies: replies))
                     }
@@ -157,7 +158,7 @@ private final class ReplyHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        replies.closed(error)
+        replies.closed(ClusterError(ClusterTLS.describe(error) ?? "\(error)"))
         context.close(promise: nil)
     }
 
