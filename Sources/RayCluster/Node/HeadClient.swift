@@ -43,7 +43,13 @@ final class HeadClient: Sendable {
             answer = try replies.request(.hello(hello), on: channel).wait()
         } catch {
             channel.close(promise: nil)
-            throw ClusterError("no welcome from the head at \(address): \(error)")
+            // Closed without a word: a server closes at accept when it has as
+            // many connections without the token as it allows (a flood), and a
+            // TLS server closes a plain connection.
+            let hint = "\(error)" == "connection closed"
+                ? " (it closes new connections while \(ConnectionLimits.standard.maxUnauthenticated) without the token are open, and when one side uses TLS and the other does not: check RAY_USE_TLS)"
+                : ""
+            throw ClusterError("no welcome from the head at \(address): \(error)\(hint)")
         }
         switch answer {
         case .welcome(let welcome):
