@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Mutual TLS between cluster processes (RAY_USE_TLS=1, docs/cluster.md).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Lua 5.4 from Debian's liblua5.4-dev; pkgConfig is what makes linking reliable.
@@ -38,6 +40,7 @@ let package = Package(
             "RayCore", "RayLua", "CLuaShims",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "RayClusterTests", dependencies: [
             "RayCluster", .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -7,7 +7,11 @@ import Testing
 /// when it fails.
 final class TestCluster {
     let session = FileManager.default.temporaryDirectory.appendingPathComponent("ray-cluster-test-\(UUID().uuidString)")
-    var environment: [String: String] { ["RAY_SESSION_DIR": session.path, "RAY_ADDRESS": "", "RAY_TOKEN": ""] }
+    /// Set for every command of the cluster (e.g. its TLS settings).
+    var settings: [String: String] = [:]
+    var environment: [String: String] {
+        ["RAY_SESSION_DIR": session.path, "RAY_ADDRESS": "", "RAY_TOKEN": ""].merging(settings) { $1 }
+    }
     private(set) var pids: [pid_t] = []
 
     func ray(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> (status: Int32, stdout: String, stderr: String) {

@@ -14,9 +14,9 @@ final class TestHead {
     let logged = Locked<[String]>([])
     private let newLine = DispatchSemaphore(value: 0)
 
-    init(token: String = "secret") throws {
+    init(token: String = "secret", limits: ConnectionLimits = .standard) throws {
         let logged = self.logged, newLine = self.newLine
-        server = HeadServer(token: token, headNodeID: "head-node", heartbeatInterval: 0.05) { line in
+        server = HeadServer(token: token, headNodeID: "head-node", heartbeatInterval: 0.05, limits: limits) { line in
             logged.withLock { $0.append(line) }
             newLine.signal()
         }

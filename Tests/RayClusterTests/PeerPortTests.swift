@@ -17,7 +17,9 @@ struct PeerPortTests {
         let server: Channel
         let address: String
 
-        init() throws {
+        let unauthenticated: UnauthenticatedConnections
+
+        init(limits: ConnectionLimits = .standard) throws {
             head = try TestHead()
             var settings = RuntimeSettings()
             settings.numCPUs = 1
@@ -27,7 +29,9 @@ struct PeerPortTests {
             member = ClusterMember(runtime: runtime, token: "secret", nodeID: "node-1", isNode: true, head: client,
                                    group: head.group, log: { line in logged.withLock { $0.append(line) } })
             let member = self.member
-            server = try PeerServer.bind(host: "127.0.0.1", port: 0, group: head.group) { member }
+            let unauthenticated = UnauthenticatedConnections(limits: limits)
+            self.unauthenticated = unauthenticated
+            server = try PeerServer.bind(host: "127.0.0.1", port: 0, group: head.group, unauthenticated: unauthenticated) { member }
             address = PeerServer.address(of: server, host: "127.0.0.1")
         }
 

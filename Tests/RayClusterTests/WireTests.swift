@@ -157,6 +157,7 @@ struct WireTests {
     @Test func foreignHeadersAreRefusedAtOnce() throws {
         #expect(throws: FrameError.badMagic) { try Frame.payloadLength(header: Array("GET / HTTP/1.1\r\n".utf8)) }
         #expect(throws: FrameError.badMagic) { try Frame.payloadLength(header: Array("SX".utf8)) }  // before a full header
+        #expect(throws: FrameError.tlsOnPlainConnection) { try Frame.payloadLength(header: [0x16, 0x03, 0x01]) }  // a TLS ClientHello
         #expect(throws: FrameError.unsupportedVersion(9)) {
             try Frame.payloadLength(header: Array("SRAY".utf8) + [9, 1, 0, 0, 0, 0])
         }

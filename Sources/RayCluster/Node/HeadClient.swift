@@ -29,6 +29,7 @@ final class HeadClient: Sendable {
                 .connectTimeout(.seconds(10))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addClientTLS()
                         try channel.pipeline.syncOperations.addFraming(admission: nil)
                         try channel.pipeline.syncOperations.addHandler(ReplyHandler(replies: replies))
                     }
@@ -42,7 +43,13 @@ final class HeadClient: Sendable {
             answer = try replies.request(.hello(hello), on: channel).wait()
         } catch {
             channel.close(promise: nil)
-            throw ClusterError("no welcome from the head at \(address): \(error)")
+            // Closed without a word: a server closes at accept when it has as
+            // many connections without the token as it allows (a flood), and a
+            // TLS server closes a plain connection.
+            let hint = "\(error)" == "connection closed"
+                ? " (it closes new connections while \(ConnectionLimits.standard.maxUnauthenticated) without the token are open, and when one side uses TLS and the other does not: check RAY_USE_TLS)"
+                : ""
+            throw ClusterError("no welcome from the head at \(address): \(error)\(hint)")
         }
         switch answer {
         case .welcome(let welcome):
@@ -157,7 +164,7 @@ private final class ReplyHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        replies.closed(error)
+        replies.closed(ClusterError(ClusterTLS.describe(error) ?? "\(error)"))
         context.close(promise: nil)
     }
 

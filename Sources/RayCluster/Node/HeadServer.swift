@@ -30,8 +30,12 @@ final class HeadServer: Sendable {
     var deadAfter: Double { heartbeatInterval * 5 }
     private let nodes = Locked<[String: NodeRecord]>([:])
     private let log: @Sendable (String) -> Void
+    /// Connections that have not shown the token yet (bounded; docs/cluster.md).
+    let unauthenticated: UnauthenticatedConnections
 
-    init(token: String, headNodeID: String, heartbeatInterval: Double, log: @escaping @Sendable (String) -> Void) {
+    init(token: String, headNodeID: String, heartbeatInterval: Double, limits: ConnectionLimits = .standard,
+         log: @escaping @Sendable (String) -> Void) {
+        unauthenticated = UnauthenticatedConnections(limits: limits)
         self.token = token
         self.headNodeID = headNodeID
         self.heartbeatInterval = heartbeatInterval
@@ -44,8 +48,7 @@ final class HeadServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let admission = Admission()
+                channel.setUpAccepted(unauthenticated, log: log) { admission in
                     try channel.pipeline.syncOperations.addFraming(admission: admission)
                     try channel.pipeline.syncOperations.addHandler(HeadConnectionHandler(head: self, admission: admission))
                 }
@@ -270,8 +273,8 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // Bad framing: this connection ends, nothing else does.
-        close(context, because: "\(error)")
+        // Bad framing or a failed TLS handshake: this connection ends, nothing else does.
+        close(context, because: ClusterTLS.describe(error) ?? "\(error)")
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -44,11 +44,16 @@ public enum NodeProcess {
         /// Signalled by SIGTERM, SIGINT, or the loss of the head.
         let stop: DispatchSemaphore
         let log: @Sendable (String) -> Void
+        /// What the head's and the peer port's unauthenticated connections may do.
+        let limits: ConnectionLimits
     }
 
     public static func run(_ options: NodeOptions, session: SessionFiles,
                            ready: (_ address: String) -> Void,
                            log: @escaping @Sendable (String) -> Void) throws {
+        // Configuration errors first, before anything listens.
+        let limits = try ConnectionLimits.fromEnvironment()
+        _ = try ClusterTLS.configured()
         try session.prepare()
         // Signals are taken by a dispatch source, so no thread dies of them.
         signal(SIGTERM, SIG_IGN)
@@ -63,7 +68,7 @@ public enum NodeProcess {
         defer { signals.forEach { $0.cancel() } }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let context = Context(options: options, session: session, group: group, stop: stop, log: log)
+        let context = Context(options: options, session: session, group: group, stop: stop, log: log, limits: limits)
         if options.isHead {
             try runHead(context, ready: ready)
         } else {
@@ -79,7 +84,8 @@ public enum NodeProcess {
             throw ClusterError("a head node already runs on this machine (pid \(running.pid), \(running.summary)); run `ray stop` first")
         }
         let token = options.token ?? ClusterToken.generate()
-        let head = HeadServer(token: token, headNodeID: context.nodeID, heartbeatInterval: options.heartbeatInterval, log: context.log)
+        let head = HeadServer(token: token, headNodeID: context.nodeID, heartbeatInterval: options.heartbeatInterval,
+                              limits: context.limits, log: context.log)
         let channel: Channel
         do {
             channel = try head.bind(host: options.host, port: options.port, group: context.group)
@@ -150,6 +156,7 @@ public enum NodeProcess {
 
     /// Asks the head for every node's state (`ray status`).
     public static func status(headAddress: String, token: String) throws -> ClusterStatus {
+        _ = try ClusterTLS.configured()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let hello = Message.Hello(token: token, role: .command, nodeID: UniqueID.next().hex, incarnation: 0,
@@ -188,7 +195,8 @@ final class NodeRuntime: Sendable {
         runtime = try Runtime(settings: settings)
         let box = member
         do {
-            server = try PeerServer.bind(host: context.options.host, port: context.options.nodePort, group: context.group) {
+            server = try PeerServer.bind(host: context.options.host, port: context.options.nodePort, group: context.group,
+                                         unauthenticated: UnauthenticatedConnections(limits: context.limits)) {
                 box.withLock { $0 }
             }
         } catch {

@@ -177,6 +177,7 @@ final class ClusterMember: ClusterLink, Sendable {
             .connectTimeout(.seconds(10))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addClientTLS()
                     try channel.pipeline.syncOperations.addPeerFraming(admission: nil)
                     try channel.pipeline.syncOperations.addHandler(PeerHandler(member: self, dialled: link))
                 }

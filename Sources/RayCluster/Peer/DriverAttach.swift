@@ -14,6 +14,7 @@ public enum DriverAttach {
     public static func attach(_ runtime: Runtime, to address: String, token: String? = nil,
                               session: SessionFiles = SessionFiles()) throws {
         let headAddress = try resolve(address, session: session)
+        _ = try ClusterTLS.configured()  // a configuration error says so, before any connection
         let fromEnvironment = ProcessInfo.processInfo.environment["RAY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         guard let token = token ?? fromEnvironment ?? session.token else {
             throw ClusterError("no cluster token: set RAY_TOKEN to the token `ray start --head` printed (on the head's machine it is found in \(session.tokenFile.path))")

@@ -213,7 +213,7 @@ final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        close(context, because: "\(error)")
+        close(context, because: ClusterTLS.describe(error) ?? "\(error)")
     }
 
     func channelInactive(context: ChannelHandlerContext) {

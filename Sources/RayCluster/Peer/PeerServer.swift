@@ -7,15 +7,17 @@ import RayCore
 /// objects through it. `member` is asked for at each connection; a
 /// connection that comes before the node is ready is closed.
 enum PeerServer {
+    /// `unauthenticated`: this port's connections that have not shown the
+    /// token yet, and their limits (docs/cluster.md).
     static func bind(host: String, port: Int, group: EventLoopGroup,
+                     unauthenticated: UnauthenticatedConnections = UnauthenticatedConnections(),
                      member: @escaping @Sendable () -> ClusterMember?) throws -> Channel {
         try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 guard let member = member() else { return channel.close() }
-                return channel.eventLoop.makeCompletedFuture {
-                    let admission = Admission()
+                return channel.setUpAccepted(unauthenticated, log: member.log) { admission in
                     try channel.pipeline.syncOperations.addPeerFraming(admission: admission)
                     try channel.pipeline.syncOperations.addHandler(PeerHandler(member: member, admission: admission))
                 }

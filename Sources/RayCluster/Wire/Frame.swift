@@ -61,6 +61,8 @@ struct Frame: Equatable, Sendable {
     /// when fewer than `headerSize` bytes are there. Throws on a header that
     /// is not ours, so the connection can be closed at once.
     static func payloadLength(header bytes: some Collection<UInt8>, limit: Int = maxPayload) throws(FrameError) -> (kind: UInt8, length: Int)? {
+        // TLS records start with 0x16 (a handshake: ClientHello) or 0x15 (an alert): say so.
+        if let first = bytes.first, first == 0x16 || first == 0x15 { throw .tlsOnPlainConnection }
         guard bytes.count >= headerSize else {
             // A wrong start is refused as soon as it shows.
             for (byte, expected) in zip(bytes, magic) where byte != expected { throw .badMagic }
@@ -78,6 +80,8 @@ struct Frame: Equatable, Sendable {
 /// Why a connection's bytes were refused; the connection is then closed.
 enum FrameError: Error, Equatable, CustomStringConvertible {
     case badMagic
+    /// The peer speaks TLS to a process that does not use it.
+    case tlsOnPlainConnection
     case unsupportedVersion(UInt8)
     case tooLarge(Int, limit: Int)
     /// A `part` frame out of place, or another frame between parts.
@@ -86,6 +90,7 @@ enum FrameError: Error, Equatable, CustomStringConvertible {
     var description: String {
         switch self {
         case .badMagic: "not a SwiftRay cluster connection (bad magic)"
+        case .tlsOnPlainConnection: "the other side speaks TLS and this process does not (set RAY_USE_TLS=1 on every process of the cluster, or on none)"
         case .unsupportedVersion(let v): "cluster protocol version \(v) is not supported (this build speaks version \(Frame.version))"
         case .tooLarge(let n, let limit): "frame of \(n) bytes exceeds the limit of \(limit)"
         case .badPart: "a message in parts was interrupted or malformed"

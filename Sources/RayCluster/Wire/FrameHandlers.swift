@@ -107,8 +107,5 @@ extension Frame {
 
 extension ChannelHandlerContext {
     /// "ip:port" of the other end, for logs.
-    var peerDescription: String {
-        guard let address = remoteAddress else { return "?" }
-        return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
-    }
+    var peerDescription: String { channel.peerDescription }
 }
