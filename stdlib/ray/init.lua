@@ -266,7 +266,12 @@ local function timeout_of(opts, what)
   return t
 end
 
+local util   -- ray.util (stdlib/ray/util.lua), loaded at the end of this file
+
 function ray.get(refs, opts)
+  if type(opts) == "table" and opts.progress then
+    return util.get_with_progress(refs, timeout_of(opts, "ray.get"), opts.progress)
+  end
   return _ray.get(refs, timeout_of(opts, "ray.get"))
 end
 
@@ -332,4 +337,10 @@ package.loaded.swift = setmetatable({}, {
 
 ray._raise = raise
 ray.Error = Error
+
+-- ray.util: stdlib/ray/util.lua, handed over by the loader as a chunk.
+util = _ray.util_chunk(ray, _ray)
+_ray.util_chunk = nil
+ray.util = util
+package.loaded["ray.util"] = util
 return ray
