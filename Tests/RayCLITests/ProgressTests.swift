@@ -29,6 +29,7 @@ struct ProgressTests {
             ray.util.progress: element 1 is number, not an ObjectRef
             ray.util.progress: unknown option 'width'
             ray.get: progress must be true or a description (a string), got number
+            ray.get: expected an ObjectRef or an array of ObjectRefs, got table
             ray.util.progress: the generator returned number (42), not an ObjectRef
             progress ok
 

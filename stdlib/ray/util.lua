@@ -228,9 +228,10 @@ function util.get_with_progress(refs, timeout, desc)
   end
   local single = is_ref(refs)
   local list = single and { refs } or refs
-  if type(list) ~= "table" then return _ray.get(refs, timeout) end   -- its own error
-  for i = 1, #list do
-    if not is_ref(list[i]) then return _ray.get(refs, timeout) end
+  local valid = type(list) == "table"
+  for i = 1, valid and #list or 0 do valid = valid and is_ref(list[i]) end
+  if not valid then   -- ray.get's own words, at the caller of ray.get
+    error("ray.get: expected an ObjectRef or an array of ObjectRefs, got " .. type(refs), 3)
   end
   local pull, total = source_of(list, "ray.get", 2)
   local deadline = timeout and ray.now() + timeout

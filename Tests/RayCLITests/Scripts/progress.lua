@@ -74,14 +74,16 @@ local sleeper = ray.remote(function() ray.sleep(60) end).remote()
 ok, err = pcall(ray.get, { sleeper }, { progress = true, timeout = 0.05 })
 print("timeout", ok, err.type, err.message:match("^ray%.get timed out after 0%.05 s") ~= nil)
 ray.cancel(sleeper)
+-- The message without its position, which must be this script's.
 local function message(f, ...)
   local _, e = pcall(f, ...)
-  return (tostring(e):gsub("^[^:]*:%d+: ", ""))
+  return (tostring(e):gsub("^.-progress%.lua:%d+: ", ""))
 end
 print(message(function() return ray.util.progress(5) end))
 print(message(function() return ray.util.progress({ 1 }) end))
 print(message(function() return ray.util.progress({}, { width = 3 }) end))
 print(message(function() return ray.get({}, { progress = 1 }) end))
+print(message(function() return ray.get({ x, 5 }, { progress = true }) end))
 print(message(function()
   for _ in ray.util.progress(function() return 42 end) do end
 end))
