@@ -100,8 +100,10 @@ local function completions(pull, what, wait_timeout, on_timeout)
 
   local function enqueue(ready)
     for _, ref in ipairs(ready) do
+      local list = positions[ref]
       tail = tail + 1
-      queue[tail] = { ref, table.remove(positions[ref], 1) }
+      queue[tail] = { ref, table.remove(list, 1) }
+      if #list == 0 then positions[ref] = nil end   -- hold no ref longer than needed
     end
   end
   -- Moves every ready ref of `pending` to the queue, waiting `timeout`
