@@ -16,6 +16,10 @@ out=Sources/RayLua/Generated/StdlibSources.swift
     echo '    static let rayMicrobenchmark = #"""'
     cat stdlib/ray/microbenchmark.lua
     echo '"""#'
+    echo "    /// stdlib/ray/util.lua"
+    echo '    static let rayUtil = #"""'
+    cat stdlib/ray/util.lua
+    echo '"""#'
     echo "    /// stdlib/ray/repl.lua"
     echo '    static let rayRepl = #"""'
     cat stdlib/ray/repl.lua

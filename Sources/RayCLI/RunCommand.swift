@@ -8,7 +8,15 @@ import Glibc
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a Lua script with `ray` loaded and the runtime started.")
+        abstract: "Run a Lua script with `ray` loaded and the runtime started.",
+        usage: "ray run [--num-cpus N] [--address HOST:PORT] [-e CODE] [--] [SCRIPT.lua [ARGS...]]",
+        discussion: """
+            The first word after the options is the script, even if it names a
+            command (ray run list); every word after it is the script's argument
+            (ray run job.lua --help sets arg[1] to --help). With -e, every word
+            after the options is an argument of CODE. No script on a terminal:
+            the REPL; "-" or standard input not a terminal: runs standard input.
+            """)
 
     @OptionGroup var options: RuntimeOptions
 
@@ -21,10 +29,12 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    @Option(name: .customShort("e"), help: "Run CODE instead of a script file.")
+    @Option(name: .customShort("e"), help: ArgumentHelp("Run CODE instead of a script file.", valueName: "CODE"))
     var code: String?
 
-    @Argument(parsing: .captureForPassthrough, help: "The script (\"-\" for standard input) and its arguments.")
+    /// After `--`: CommandLineRouter puts it before the script, so that no
+    /// word of the script's arguments is taken for an option of ray's.
+    @Argument(parsing: .postTerminator, help: "The script (\"-\" for standard input) and its arguments.")
     var script: [String] = []
 
     func run() throws {

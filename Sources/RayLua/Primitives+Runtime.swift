@@ -149,6 +149,15 @@ extension Primitives {
         return 1
     }
 
+    /// Whether the caller may draw on stderr as on a terminal (progress
+    /// bars): the driver's stderr is one; a task's never counts as one, as
+    /// the node's stderr is shared by every task it runs and by its log.
+    static let stderrIsTTY: clua_SwiftFunction = { L in
+        guard let L else { return 0 }
+        lua_pushboolean(L, RayLuaState.from(L).worker == nil && isatty(STDERR_FILENO) == 1 ? 1 : 0)
+        return 1
+    }
+
     static let sleep: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)

@@ -22,7 +22,7 @@ enum Primitives {
             ("now", now), ("sleep", sleep), ("set_error_metatable", setErrorMetatable),
             ("create_actor", createActor), ("call_actor", callActor), ("get_actor", getActor),
             ("kill_actor", killActor), ("set_actor_helpers", setActorHelpers), ("cancel", cancel),
-            ("call_swift", callSwift),
+            ("call_swift", callSwift), ("stderr_is_tty", stderrIsTTY),
         ]
         lua_createtable(L, 0, Int32(functions.count) + 1)
         for (name, function) in functions {

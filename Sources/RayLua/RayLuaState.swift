@@ -115,6 +115,9 @@ public final class RayLuaState {
         let L = state.pointer
         try state.load(StdlibSources.rayInit, chunkName: "@stdlib/ray/init.lua")
         Primitives.push(on: L)
+        // init.lua runs it as ray.util and removes it from the primitives.
+        try state.load(StdlibSources.rayUtil, chunkName: "@stdlib/ray/util.lua")
+        lua_setfield(L, -2, "util_chunk")
         try state.call(arguments: 1, results: 1)
         lua_getfield(L, CLUA_REGISTRYINDEX, LUA_LOADED_TABLE)
         lua_pushvalue(L, -2)

@@ -1,15 +1,17 @@
 import Foundation
 import Testing
 
-/// Runs the built `ray` binary (it sits next to the test bundle). A run that
-/// takes longer than `timeout` seconds is killed and reported, never waited
-/// for forever.
+/// Runs the built `ray` binary (it sits next to the test bundle), in
+/// `directory` if given. A run that takes longer than `timeout` seconds is
+/// killed and reported, never waited for forever.
 func runRay(_ arguments: [String], stdin: String? = nil, timeout: Double = 120, environment: [String: String] = [:],
+            directory: URL? = nil,
             sourceLocation: SourceLocation = #_sourceLocation) throws -> (status: Int32, stdout: String, stderr: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ray")
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     if !environment.isEmpty {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }

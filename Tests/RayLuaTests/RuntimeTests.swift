@@ -94,6 +94,8 @@ struct RuntimeTests {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let source = try String(contentsOf: root.appendingPathComponent("stdlib/ray/init.lua"), encoding: .utf8)
     #expect(StdlibSources.rayInit + "\n" == source, "run scripts/embed-stdlib.sh")
+    let util = try String(contentsOf: root.appendingPathComponent("stdlib/ray/util.lua"), encoding: .utf8)
+    #expect(StdlibSources.rayUtil + "\n" == util, "run scripts/embed-stdlib.sh")
     let repl = try String(contentsOf: root.appendingPathComponent("stdlib/ray/repl.lua"), encoding: .utf8)
     #expect(StdlibSources.rayRepl + "\n" == repl, "run scripts/embed-stdlib.sh")
     let bench = try String(contentsOf: root.appendingPathComponent("stdlib/ray/microbenchmark.lua"), encoding: .utf8)

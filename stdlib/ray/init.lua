@@ -311,7 +311,7 @@ end
 
 -- Objects -------------------------------------------------------------------
 
-local get_options = { timeout = true }
+local get_options = { timeout = true, progress = true }
 local wait_options = { num_returns = true, timeout = true, fetch_local = true }
 
 local function timeout_of(opts, what)
@@ -324,10 +324,15 @@ local function timeout_of(opts, what)
   return t
 end
 
+local util   -- ray.util (stdlib/ray/util.lua), loaded at the end of this file
+
 function ray.get(refs, opts)
   if opts ~= nil then
     if type(opts) ~= "table" then error("ray.get: options must be a table, got " .. type(opts), 2) end
     check_keys(opts, get_options, "ray.get", 2)
+    if opts.progress then
+      return util.get_with_progress(refs, timeout_of(opts, "ray.get"), opts.progress)
+    end
   end
   return _ray.get(refs, timeout_of(opts, "ray.get"))
 end
@@ -409,4 +414,10 @@ package.loaded.swift = setmetatable({}, {
 
 ray._raise = raise
 ray.Error = Error
+
+-- ray.util: stdlib/ray/util.lua, handed over by the loader as a chunk.
+util = _ray.util_chunk(ray, _ray)
+_ray.util_chunk = nil
+ray.util = util
+package.loaded["ray.util"] = util
 return ray
