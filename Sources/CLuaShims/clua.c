@@ -325,7 +325,7 @@ void clua_stdout_line(const char *text, size_t length) {
 static int print_line(lua_State *L);
 
 /* Whether the function at idx is the runtime's own: a Swift primitive,
- * print, or a Lua function of the `ray` module (stdlib/ray/init.lua). */
+ * print, or a Lua function of the `ray` modules (stdlib/ray/). */
 static int is_runtime_function(lua_State *L, int idx) {
     lua_CFunction c = lua_tocfunction(L, idx);
     if (c != NULL) return c == swift_invoke || c == print_line;
@@ -333,7 +333,7 @@ static int is_runtime_function(lua_State *L, int idx) {
     lua_Debug ar;
     lua_pushvalue(L, idx);
     if (!lua_getinfo(L, ">S", &ar)) return 0;
-    return strcmp(ar.source, "@stdlib/ray/init.lua") == 0;
+    return strncmp(ar.source, "@stdlib/ray/", 12) == 0;
 }
 
 /* debug.setupvalue / debug.upvaluejoin, refusing to change the runtime's

@@ -63,6 +63,7 @@ extension Primitives {
                                     arguments: message, argumentRefs: contained, topLevelRefs: topLevel, returnIDs: [], cpus: cpus)
             creation.resources = placement.resources
             creation.strategy = placement.strategy
+            creation.codePaths = ray.codePaths.current(L, runtime: ray.runtime)
             if let cluster = ray.runtime.cluster {
                 let actor = ActorCreation(options: settings, className: className, methods: methods, creation: creation)
                 do throws(ClusterLinkError) {
@@ -104,9 +105,10 @@ extension Primitives {
             return raise(L, ray, type: "SerializationError", "\(method).remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
             let returns = expectReturns(ray, count: numReturns, holding: contained)
-            let call = TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
+            var call = TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
                                 arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
                                 returnIDs: returns, cpus: 0)
+            call.codePaths = ray.codePaths.current(L, runtime: ray.runtime)
             if let cluster = ray.runtime.cluster, !ray.runtime.actors.knows(id), cluster.callActor(call) {
                 ray.recordSubmission(returns)
                 return pushRefs(L, ray, returns)

@@ -193,6 +193,7 @@ enum Primitives {
             task.retryExceptions = retryExceptions
             task.resources = placement.resources
             task.strategy = placement.strategy
+            task.codePaths = ray.codePaths.current(L, runtime: ray.runtime)
             let parent = ray.worker?.current?.task.id
             if ray.runtime.cluster?.place(task) == true {
                 if let parent, let first = returns.first { ray.runtime.tasks.addRemoteChild(returning: first, parent: parent) }

@@ -23,6 +23,8 @@ public final class RayLuaState {
     private(set) var callMethod: Int32 = LUA_NOREF
     /// ObjectRef ids met by the encoding in progress (see ObjectRefs.Extension).
     var collectedRefs: [ObjectID] = []
+    /// This state's `package.path`/`cpath` as last submitted (see CodePaths).
+    var codePaths = CodePaths()
     var initialized = true
     /// This state's worker id when it is the driver's.
     let driverID = WorkerID.next()

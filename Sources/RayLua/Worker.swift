@@ -43,6 +43,8 @@ final class Worker: @unchecked Sendable {
     private var spareCoroutines: [(OpaquePointer, Int32)] = []
     /// Decoded remote functions: registry keys by function id.
     private var functionCache: [UniqueID: Int32] = [:]
+    /// Code-path blobs met here (see CodePaths), so that a task's paths cost no lock.
+    private var codePathBlobs: [UniqueID: [UInt8]] = [:]
     /// Instances (`self` tables) of the actors living here: registry keys,
     /// and the creation task (incarnation) that made each.
     private var actors: [ActorID: (key: Int32, creation: TaskID)] = [:]
@@ -163,6 +165,11 @@ final class Worker: @unchecked Sendable {
         let (co, key) = spareCoroutines.popLast() ?? (lua_newthread(L)!, luaL_ref(L, CLUA_REGISTRYINDEX))
         let run = TaskRun(task: task, coroutine: co, key: key)
         runs[key] = run
+        if let paths = task.codePaths {
+            // Before anything is decoded: a module that travels by name is required with them.
+            if codePathBlobs[paths] == nil, let blob = runtime.functionCode(paths) { codePathBlobs[paths] = blob }
+            if let blob = codePathBlobs[paths] { CodePaths.apply(blob, on: L) }
+        }
         do {
             // The coroutine's body and its leading arguments, then the task's arguments.
             switch task.kind {

@@ -29,7 +29,7 @@ struct WireTests {
         .actorGone(.init(high: 5, low: 6)),
     ]
 
-    static func task(_ kind: TaskSpec.Kind) -> TaskSpec {
+    static func task(_ kind: TaskSpec.Kind, codePaths: Bool = true) -> TaskSpec {
         var task = TaskSpec(id: UniqueID(high: 7, low: 8), name: "f", kind: kind, arguments: [1, 2, 3],
                             argumentRefs: [UniqueID(high: 9, low: 1)], topLevelRefs: [(2, UniqueID(high: 9, low: 1))],
                             returnIDs: [UniqueID(high: 1, low: 1), UniqueID(high: 1, low: 2)], cpus: 0.5)
@@ -37,6 +37,7 @@ struct WireTests {
         task.maxRetries = -1
         task.retryExceptions = true
         task.attempt = 2
+        if codePaths { task.codePaths = UniqueID(high: 11, low: 12) }
         return task
     }
 
@@ -50,7 +51,7 @@ struct WireTests {
                                             total: 10, offset: 4, data: ByteBuffer(bytes: [1, 2, 3]))
         let messages: [PeerMessage] = [
             .function(UniqueID(high: 1, low: 2), code: [9, 9]),
-            .submit([Self.task(.function(UniqueID(high: 5, low: 5))), Self.task(.actorMethod(UniqueID(high: 6, low: 6), method: "incr"))]),
+            .submit([Self.task(.function(UniqueID(high: 5, low: 5))), Self.task(.actorMethod(UniqueID(high: 6, low: 6), method: "incr"), codePaths: false)]),
             .createActor(ActorCreation(options: options, className: "Counter", methods: ["incr"],
                                        creation: Self.task(.actorCreation(UniqueID(high: 6, low: 6), classCode: [4]))),
                          classRefs: [UniqueID(high: 2, low: 2)]),
@@ -149,7 +150,7 @@ struct WireTests {
     @Test func headerStartsWithMagicVersionKindAndLength() {
         let bytes = Message.refused(reason: "no").frame.bytes
         #expect(Array(bytes[0..<4]) == Array("SRAY".utf8))
-        #expect(bytes[4] == 2, "protocol version 2")
+        #expect(bytes[4] == 3, "protocol version 3")
         #expect(bytes[5] == Message.Kind.refused.rawValue)
         #expect(Array(bytes[6..<10]) == [0, 0, 0, 3])
     }

@@ -39,14 +39,21 @@ final class PeerLink: Sendable {
 
     /// Queues a task, preceded by its function's code the first time this
     /// link carries the function (`code` gives it).
+    /// Sends a task, preceded once per link by the code it needs: its
+    /// function's and its code paths' (both kept in the function table).
     func send(task: TaskSpec, code: (UniqueID) -> [UInt8]?) {
         let submit = PeerMessage.submit([task]).frame
-        guard case .function(let function) = task.kind else { return send([submit]) }
+        var needed: [UniqueID] = []
+        if case .function(let function) = task.kind { needed.append(function) }
+        if let paths = task.codePaths { needed.append(paths) }
+        guard !needed.isEmpty else { return send([submit]) }
         enqueue { box in
-            if box.sentFunctions.insert(function).inserted, let code = code(function) {
-                return [PeerMessage.function(function, code: code).frame, submit]
+            var frames: [Frame] = []
+            for id in needed where box.sentFunctions.insert(id).inserted {
+                if let bytes = code(id) { frames.append(PeerMessage.function(id, code: bytes).frame) }
             }
-            return [submit]
+            frames.append(submit)
+            return frames
         }
     }
 

@@ -19,7 +19,7 @@ struct Frame: Equatable, Sendable {
 
     static let magic: [UInt8] = Array("SRAY".utf8)
     /// 2: nodes run work (peer messages, owners in hello/welcome/status, jobs).
-    static let version: UInt8 = 2
+    static let version: UInt8 = 3
     static let headerSize = 10
     /// Larger frames are refused before their payload is read.
     static let maxPayload = 64 << 20

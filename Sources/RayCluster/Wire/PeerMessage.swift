@@ -216,6 +216,8 @@ extension WireWriter {
         signed(task.maxRetries)
         bool(task.retryExceptions)
         int(task.attempt)
+        bool(task.codePaths != nil)
+        if let paths = task.codePaths { id(paths) }
     }
 }
 
@@ -244,6 +246,7 @@ extension WireReader {
         task.maxRetries = try signed()
         task.retryExceptions = try bool()
         task.attempt = try int()
+        if try bool() { task.codePaths = try self.id() }
         return task
     }
 }

@@ -59,6 +59,21 @@ assert(a == "task global" and b == "task global" and c == "task global", tostrin
 assert(d == "task global via dofile" and e == "task global via dofile" and g == nil)
 assert(SETTING == nil, "a task's globals stay on its worker")
 
+-- The driver's package.path at submission holds on its workers (on every node).
+f = assert(io.open(dir .. "/fidelity_shipped.lua", "w"))
+f:write("return { where = 'next to the script' }\n")
+f:close()
+local saved_path = package.path
+package.path = dir .. "/?.lua;" .. package.path
+local find = ray.remote(function() return require("fidelity_shipped").where end)
+for _, ref in ipairs({ find.remote(), find.options({ scheduling_strategy = "SPREAD" }).remote(),
+                       find.options({ scheduling_strategy = "SPREAD" }).remote() }) do
+  assert(ray.get(ref) == "next to the script")
+end
+package.path = saved_path
+local missing = ray.remote(function() return pcall(require, "fidelity_shipped_not_there") end)
+assert(ray.get(missing.remote()) == false)
+
 -- coroutine.yield at a task's own level raises, catchably; coroutines the task makes work.
 local y1, y2, y3, y4 = table.unpack(ray.get({ ray.remote({ num_returns = 4 }, function()
   local ok, err = pcall(coroutine.yield, 1)
