@@ -19,6 +19,28 @@ extension Primitives {
                     return fail(L, "ray.init: a runtime is already running with num_cpus = \(format(running)) (asked for \(format(asked)))")
                 }
             }
+            if lua_getfield(L, 1, "resources") == LUA_TTABLE {
+                // As in Ray: a driver that attaches to a cluster does not declare resources.
+                lua_getfield(L, 1, "address")
+                if ray.runtime.cluster != nil || lua_type(L, -1) != LUA_TNIL {
+                    return fail(L, "ray.init: resources cannot be given when attaching to a cluster (its nodes declare theirs: ray start --resources)")
+                }
+                clua_pop(L, 1)
+                var asked: [String: Double] = [:]
+                lua_pushnil(L)
+                while lua_next(L, -2) != 0 {
+                    guard lua_type(L, -2) == LUA_TSTRING, let name = string(L, -2), lua_type(L, -1) == LUA_TNUMBER,
+                          clua_tonumber(L, -1) >= 0 else {
+                        return fail(L, "ray.init: resources must be given as name = amount pairs (amounts not negative)")
+                    }
+                    asked[name] = clua_tonumber(L, -1)
+                    clua_pop(L, 1)
+                }
+                if let cpus = asked.removeValue(forKey: "CPU"), cpus != ray.runtime.settings.numCPUs {
+                    return fail(L, "ray.init: a runtime is already running with num_cpus = \(format(ray.runtime.settings.numCPUs)) (resources ask for CPU = \(format(cpus)))")
+                }
+                if let conflict = ray.runtime.addResources(asked) { return fail(L, "ray.init: \(conflict)") }
+            }
             if lua_getfield(L, 1, "namespace") == LUA_TSTRING, let namespace = string(L, -1),
                !ray.runtime.setNamespace(namespace) {
                 return fail(L, "ray.init: the job's namespace is already '\(ray.runtime.namespace)' (asked for '\(namespace)')")
@@ -98,7 +120,7 @@ extension Primitives {
             return 1
         }
         let cpus = available ? max(0, ray.runtime.scheduler.availableCPUs) : ray.runtime.settings.numCPUs
-        pushResources(L, cpus: cpus, custom: ray.runtime.settings.resources)
+        pushResources(L, cpus: cpus, custom: ray.runtime.resources)
         return 1
     }
 
@@ -108,7 +130,7 @@ extension Primitives {
         let runtime = ray.runtime
         let nodes = runtime.cluster?.nodes() ?? [
             ClusterNode(nodeID: runtime.nodeID.hex, address: "local", alive: true,
-                        total: runtime.settings.resources.merging(["CPU": runtime.settings.numCPUs]) { $1 }, available: [:]),
+                        total: runtime.resources.merging(["CPU": runtime.settings.numCPUs]) { $1 }, available: [:]),
         ]
         lua_createtable(L, Int32(nodes.count), 0)
         for (i, node) in nodes.enumerated() {

@@ -50,7 +50,7 @@ extension Runtime {
             return "\(what.noun) needs \(Primitives.format(cpus)) CPUs but this node has \(Primitives.format(settings.numCPUs)); \(what.never)"
         }
         for (name, amount) in placement.resources.sorted(by: { $0.key < $1.key }) {
-            let offered = name == "CPU" ? settings.numCPUs : settings.resources[name] ?? 0
+            let offered = name == "CPU" ? settings.numCPUs : resources[name] ?? 0
             if amount > offered + 1e-9 {
                 return "\(what.noun) needs \(Primitives.format(amount)) \(name) but this node has \(Primitives.format(offered)); \(what.never)"
             }
@@ -124,7 +124,7 @@ extension Runtime {
 
     /// What this node has free now (`CPU` included), for its heartbeat.
     public var availableResources: [String: Double] {
-        settings.resources.merging(["CPU": max(0, scheduler.availableCPUs)]) { $1 }
+        resources.merging(["CPU": max(0, scheduler.availableCPUs)]) { $1 }
     }
 
     /// An object that came from another process (a task's return, or a

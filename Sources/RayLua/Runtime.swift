@@ -49,6 +49,10 @@ public final class Runtime: Sendable {
     /// (the last readiness callback, or a cancel) decides what becomes of it.
     private let awaitingArguments = Locked<[TaskID: TaskSpec]>([:])
     var awaitingArgumentsCount: Int { awaitingArguments.withLock { $0.count } }
+    /// Custom resources this node offers: `settings.resources`, plus those a
+    /// driver's `ray.init{resources = ...}` added before any conflict.
+    private let customResources: Locked<[String: Double]>
+    public var resources: [String: Double] { customResources.withLock { $0 } }
     /// The namespace of named actors: anonymous (this job's own) until
     /// `ray.init{namespace = ...}` names it, as in Ray.
     private let namespaceState: Locked<(name: String, named: Bool)>
@@ -57,10 +61,25 @@ public final class Runtime: Sendable {
     public init(settings: RuntimeSettings = RuntimeSettings()) throws {
         self.settings = settings
         namespaceState = Locked(("anonymous-" + jobID.hex, false))
+        customResources = Locked(settings.resources)
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
         scheduler = Scheduler(cpus: settings.numCPUs, idleSpin: settings.idleSpin)
         actorDirectory.withLock { $0 = ActorDirectory(runtime: self) }
         for _ in 0..<threads { _ = try startWorker(.pool) }
+    }
+
+    /// Adds custom resources (`ray.init{resources = ...}`); a message when one
+    /// is already offered in another amount, and then nothing is added.
+    func addResources(_ asked: [String: Double]) -> String? {
+        customResources.withLock { offered in
+            for (name, amount) in asked.sorted(by: { $0.key < $1.key }) {
+                if let have = offered[name], abs(have - amount) > 1e-9 {
+                    return "the runtime already offers \(Primitives.format(have)) \(name) (asked for \(Primitives.format(amount)))"
+                }
+            }
+            offered.merge(asked) { $1 }
+            return nil
+        }
     }
 
     /// Starts a worker thread (returns once its state is ready).

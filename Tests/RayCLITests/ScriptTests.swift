@@ -84,6 +84,29 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    /// ray.init{resources} adds custom resources to the runtime; a conflicting
+    /// amount, a CPU count other than the runtime's, or attaching with them is an error.
+    @Test func initDeclaresResources() throws {
+        let result = try runRay(["--num-cpus", "2", "-e", """
+            ray.init({ resources = { GPU = 1 } })
+            assert(ray.cluster_resources().GPU == 1 and ray.available_resources().GPU == 1)
+            assert(ray.get(ray.remote({ resources = { GPU = 1 } }, function() return "gpu" end).remote()) == "gpu")
+            ray.init({ resources = { GPU = 1, CPU = 2 } })  -- agrees: nothing to do
+            local ok, err = pcall(ray.init, { resources = { GPU = 2 } })
+            assert(not ok and err:find("already offers 1 GPU %(asked for 2%)"), err)
+            ok, err = pcall(ray.init, { resources = { CPU = 8 } })
+            assert(not ok and err:find("num_cpus = 2"), err)
+            ok, err = pcall(ray.init, { resources = { GPU = "one" } })
+            assert(not ok and err:find("name = amount pairs"), err)
+            ok, err = pcall(ray.init, { resources = { GPU = 1 }, address = "127.0.0.1:1" })
+            assert(not ok and err:find("cannot be given when attaching to a cluster"), err)
+            print("init resources ok")
+            """])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "init resources ok\n")
+        #expect(result.status == 0)
+    }
+
     @Test(arguments: ["1", "2"]) func actors(cpus: String) throws {
         let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("actors.lua").path])
         #expect(result.stderr == "")
