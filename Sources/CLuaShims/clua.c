@@ -338,17 +338,11 @@ static int is_runtime_function(lua_State *L, int idx) {
 
 /* debug.setupvalue / debug.upvaluejoin, refusing to change the runtime's
  * functions (a task could otherwise break the `ray` module for every task
- * after it on the worker); upvalue 1 is the original. */
-static int guarded_setupvalue(lua_State *L) {
-    if (is_runtime_function(L, 1)) return luaL_error(L, "debug.setupvalue: the ray runtime's functions cannot be changed");
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-static int guarded_upvaluejoin(lua_State *L) {
-    if (is_runtime_function(L, 1)) return luaL_error(L, "debug.upvaluejoin: the ray runtime's functions cannot be changed");
+ * after it on the worker); upvalue 1 is the original, upvalue 2 its name. */
+static int guarded_debug_call(lua_State *L) {
+    if (is_runtime_function(L, 1)) {
+        return luaL_error(L, "debug.%s: the ray runtime's functions cannot be changed", lua_tostring(L, lua_upvalueindex(2)));
+    }
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -358,12 +352,13 @@ static int guarded_upvaluejoin(lua_State *L) {
 void clua_guard_debug_library(lua_State *L) {
     lua_getglobal(L, "debug");
     if (lua_type(L, -1) == LUA_TTABLE) {
-        lua_getfield(L, -1, "setupvalue");
-        lua_pushcclosure(L, guarded_setupvalue, 1);
-        lua_setfield(L, -2, "setupvalue");
-        lua_getfield(L, -1, "upvaluejoin");
-        lua_pushcclosure(L, guarded_upvaluejoin, 1);
-        lua_setfield(L, -2, "upvaluejoin");
+        static const char *const guarded[] = { "setupvalue", "upvaluejoin" };
+        for (size_t i = 0; i < sizeof guarded / sizeof guarded[0]; i++) {
+            lua_getfield(L, -1, guarded[i]);
+            lua_pushstring(L, guarded[i]);
+            lua_pushcclosure(L, guarded_debug_call, 2);
+            lua_setfield(L, -2, guarded[i]);
+        }
     }
     lua_pop(L, 1);
 }
