@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <sched.h>
 #include "clua.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -525,4 +527,97 @@ void clua_install_task_loaders(lua_State *L) {
         lua_rawseti(L, -2, 2);
     }
     lua_settop(L, lua_gettop(L) - 2);
+}
+
+/* ---- a task's runtime_env variables ------------------------------------------ */
+
+/* runtime_env = { env_vars = {...} } holds for the task: os.getenv reads
+ * them first, and the commands os.execute and io.popen run get them
+ * exported. The process's own environment is shared by every worker thread
+ * and is left alone. The worker keeps the running task's variables in the
+ * registry under ENV_VARS_KEY (a table, or nil). */
+static const char *ENV_VARS_KEY = "clua.envvars";
+
+static int task_getenv(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, ENV_VARS_KEY) == LUA_TTABLE && lua_getfield(L, -1, name) == LUA_TSTRING) return 1;
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+/* Replaces argument 1 (a command) with "export K='V'; ...; command" when the
+ * task has variables (their names are checked when submitted: shell names).
+ * Values are single-quoted for the shell. */
+static void export_task_vars(lua_State *L) {
+    if (lua_type(L, 1) != LUA_TSTRING) return;
+    if (lua_getfield(L, LUA_REGISTRYINDEX, ENV_VARS_KEY) != LUA_TTABLE) { lua_pop(L, 1); return; }
+    luaL_checkstack(L, 12, "exporting runtime_env variables");
+    int vars = lua_gettop(L);
+    lua_pushliteral(L, "");
+    int acc = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, vars)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+            size_t n;
+            const char *value = lua_tolstring(L, -1, &n), *run = value;
+            lua_pushvalue(L, acc);
+            lua_pushfstring(L, "export %s='", lua_tostring(L, -3));
+            lua_concat(L, 2);
+            for (size_t i = 0; i < n; i++) {
+                if (value[i] != '\'') continue;
+                lua_pushlstring(L, run, (size_t)(value + i - run));
+                lua_pushliteral(L, "'\\''");
+                lua_concat(L, 3);
+                run = value + i + 1;
+            }
+            lua_pushlstring(L, run, (size_t)(value + n - run));
+            lua_pushliteral(L, "'; ");
+            lua_concat(L, 3);
+            lua_replace(L, acc);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, 1);
+    lua_concat(L, 2);
+    lua_replace(L, 1);
+    lua_pop(L, 1);
+}
+
+static int task_execute(lua_State *L) {
+    export_task_vars(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+void clua_install_task_environment(lua_State *L) {
+    lua_getglobal(L, "os");
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "getenv");
+        lua_pushcclosure(L, task_getenv, 1);
+        lua_setfield(L, -2, "getenv");
+        lua_getfield(L, -1, "execute");
+        lua_pushcclosure(L, task_execute, 1);
+        lua_setfield(L, -2, "execute");
+    }
+    lua_pop(L, 1);
+    lua_getglobal(L, "io");
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "popen");
+        lua_pushcclosure(L, task_execute, 1);
+        lua_setfield(L, -2, "popen");
+    }
+    lua_pop(L, 1);
+}
+
+void clua_set_task_environment(lua_State *L) {
+    lua_setfield(L, LUA_REGISTRYINDEX, ENV_VARS_KEY);
+}
+
+int clua_private_working_directory(void) {
+    return unshare(CLONE_FS);
 }

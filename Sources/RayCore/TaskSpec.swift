@@ -32,11 +32,13 @@ public struct TaskSpec: Sendable {
     public var retryExceptions = false
     /// 0 for the first run.
     public var attempt = 0
-    /// The submitter's `package.path` and `package.cpath`, as a code blob
-    /// registered under this id next to the functions' code (it travels to
-    /// other nodes the same way, once per link): the task's worker sets them
-    /// before it runs. Nil: the worker's own.
-    public var codePaths: UniqueID?
+    /// The code environment the task runs in, as blobs registered next to
+    /// the functions' code (they travel to other nodes the same way, once
+    /// per link): first the environment (the submitter's `package.path` and
+    /// `package.cpath`, its `runtime_env`'s variables and working directory),
+    /// then the working directory's files when it has one. Empty: the
+    /// worker's own.
+    public var environment: [UniqueID] = []
 
     public init(id: TaskID, name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
                 topLevelRefs: [(position: Int, id: ObjectID)], returnIDs: [ObjectID], cpus: Double) {
@@ -70,7 +72,7 @@ extension TaskSpec {
         copy.resources = resources
         copy.strategy = strategy
         copy.attempt = attempt
-        copy.codePaths = codePaths
+        copy.environment = environment
         return copy
     }
 

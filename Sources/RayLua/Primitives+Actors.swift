@@ -31,6 +31,13 @@ extension Primitives {
         let cpus = explicitCPUs ?? 1
         settings.lifetimeCPUs = explicitCPUs ?? 0
         let className = lua_getfield(L, classIndex, "__name") == LUA_TSTRING ? string(L, -1) ?? "Actor" : "Actor"
+        let actorEnv = lua_getfield(L, options, "runtime_env") == LUA_TTABLE ? RuntimeEnv.read(L, at: -1) : nil
+        let environment: [UniqueID]
+        do throws(WorkingDirectory.Problem) {
+            environment = try ray.environment.current(L, runtime: ray.runtime, taskEnv: actorEnv)
+        } catch {
+            return fail(L, "remote: runtime_env: \(error.description)")
+        }
         var methods: [String] = []
         for i in stride(from: 1, through: Int(lua_rawlen(L, 2)), by: 1) {
             lua_rawgeti(L, 2, lua_Integer(i))
@@ -63,7 +70,7 @@ extension Primitives {
                                     arguments: message, argumentRefs: contained, topLevelRefs: topLevel, returnIDs: [], cpus: cpus)
             creation.resources = placement.resources
             creation.strategy = placement.strategy
-            creation.codePaths = ray.codePaths.current(L, runtime: ray.runtime)
+            creation.environment = environment  // its calls run in it too (on the actor's own worker)
             if let cluster = ray.runtime.cluster {
                 let actor = ActorCreation(options: settings, className: className, methods: methods, creation: creation)
                 do throws(ClusterLinkError) {
@@ -105,10 +112,9 @@ extension Primitives {
             return raise(L, ray, type: "SerializationError", "\(method).remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
             let returns = expectReturns(ray, count: numReturns, holding: contained)
-            var call = TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
+            let call = TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
                                 arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
                                 returnIDs: returns, cpus: 0)
-            call.codePaths = ray.codePaths.current(L, runtime: ray.runtime)
             if let cluster = ray.runtime.cluster, !ray.runtime.actors.knows(id), cluster.callActor(call) {
                 ray.recordSubmission(returns)
                 return pushRefs(L, ray, returns)

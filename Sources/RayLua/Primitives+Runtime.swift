@@ -41,6 +41,18 @@ extension Primitives {
                 }
                 if let conflict = ray.runtime.addResources(asked) { return fail(L, "ray.init: \(conflict)") }
             }
+            if lua_getfield(L, 1, "runtime_env") == LUA_TTABLE {
+                // The job's: every submission from this state runs in it unless it says otherwise.
+                let env = RuntimeEnv.read(L, at: -1)
+                if let dir = env.workingDir {
+                    do throws(WorkingDirectory.Problem) {
+                        _ = try ray.environment.workingDirectory(dir, runtime: ray.runtime)  // packed now, as Ray uploads it at init
+                    } catch {
+                        return fail(L, "ray.init: runtime_env: \(error.description)")
+                    }
+                }
+                ray.environment.inherited = ray.environment.inherited.merged(under: env)
+            }
             if lua_getfield(L, 1, "namespace") == LUA_TSTRING, let namespace = string(L, -1),
                !ray.runtime.setNamespace(namespace) {
                 return fail(L, "ray.init: the job's namespace is already '\(ray.runtime.namespace)' (asked for '\(namespace)')")

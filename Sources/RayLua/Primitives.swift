@@ -120,6 +120,7 @@ enum Primitives {
         let customName = lua_getfield(L, options, "name") == LUA_TSTRING ? string(L, -1) : nil
         let maxRetries = lua_getfield(L, options, "max_retries") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 3
         let retryExceptions = lua_getfield(L, options, "retry_exceptions") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0
+        let taskEnv = lua_getfield(L, options, "runtime_env") == LUA_TTABLE ? RuntimeEnv.read(L, at: -1) : nil
         lua_settop(L, options)
         if let failure = reserveReturns(L, numReturns, what: "remote") { return failure }
 
@@ -182,6 +183,12 @@ enum Primitives {
         }
         lua_settop(L, options)
 
+        let environment: [UniqueID]
+        do throws(WorkingDirectory.Problem) {
+            environment = try ray.environment.current(L, runtime: ray.runtime, taskEnv: taskEnv)
+        } catch {
+            return fail(L, "remote: runtime_env: \(error.description)")
+        }
         switch encodeArguments(L, ray, first: 2, count: arguments) {
         case .failure(let error):
             return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
@@ -193,7 +200,7 @@ enum Primitives {
             task.retryExceptions = retryExceptions
             task.resources = placement.resources
             task.strategy = placement.strategy
-            task.codePaths = ray.codePaths.current(L, runtime: ray.runtime)
+            task.environment = environment
             let parent = ray.worker?.current?.task.id
             if ray.runtime.cluster?.place(task) == true {
                 if let parent, let first = returns.first { ray.runtime.tasks.addRemoteChild(returning: first, parent: parent) }

@@ -23,8 +23,8 @@ public final class RayLuaState {
     private(set) var callMethod: Int32 = LUA_NOREF
     /// ObjectRef ids met by the encoding in progress (see ObjectRefs.Extension).
     var collectedRefs: [ObjectID] = []
-    /// This state's `package.path`/`cpath` as last submitted (see CodePaths).
-    var codePaths = CodePaths()
+    /// What this state's submissions hand to their work (see CodeEnvironment).
+    var environment = CodeEnvironment()
     var initialized = true
     /// This state's worker id when it is the driver's.
     let driverID = WorkerID.next()
@@ -42,6 +42,7 @@ public final class RayLuaState {
         clua_guard_debug_library(state.pointer)
         clua_install_task_coroutine_library(state.pointer)
         clua_install_task_loaders(state.pointer)
+        clua_install_task_environment(state.pointer)
         codec = try LuaCodec(state: state)
         self.runtime = runtime
         self.worker = worker

@@ -17,6 +17,9 @@ public struct RuntimeSettings: Sendable {
     /// that comes within it costs no wake-up. A cluster node spins longer,
     /// since work from other processes comes a few wake-ups apart.
     public var idleSpin: Duration = .microseconds(50)
+    /// Where `runtime_env` working directories are unpacked (once per node,
+    /// shared by its workers); a node uses its session directory.
+    public var workingDirectoryCache = NSTemporaryDirectory() + "swiftray-\(getuid())/working_dirs"
 
     public init() {}
 }
@@ -27,6 +30,9 @@ public struct RuntimeSettings: Sendable {
 public final class Runtime: Sendable {
     public let settings: RuntimeSettings
     public let nodeID = NodeID.next()
+    /// The process's working directory when the runtime started: where work
+    /// without a `runtime_env.working_dir` runs.
+    let startDirectory = FileManager.default.currentDirectoryPath
     public let jobID = JobID.next()
     let store = ObjectStore()
     let scheduler: Scheduler

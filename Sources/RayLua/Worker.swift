@@ -43,8 +43,13 @@ final class Worker: @unchecked Sendable {
     private var spareCoroutines: [(OpaquePointer, Int32)] = []
     /// Decoded remote functions: registry keys by function id.
     private var functionCache: [UniqueID: Int32] = [:]
-    /// Code-path blobs met here (see CodePaths), so that a task's paths cost no lock.
-    private var codePathBlobs: [UniqueID: [UInt8]] = [:]
+    /// Environment blobs met here (see CodeEnvironment), so that a task's costs no lock.
+    var environmentBlobs: [UniqueID: [UInt8]?] = [:]
+    /// The environment in place: the last applied `TaskSpec.environment`.
+    var appliedEnvironment: [UniqueID] = []
+    /// This thread's working directory, once it has one of its own.
+    var currentDirectory: String?
+    var hasOwnDirectory = false
     /// Instances (`self` tables) of the actors living here: registry keys,
     /// and the creation task (incarnation) that made each.
     private var actors: [ActorID: (key: Int32, creation: TaskID)] = [:]
@@ -165,12 +170,13 @@ final class Worker: @unchecked Sendable {
         let (co, key) = spareCoroutines.popLast() ?? (lua_newthread(L)!, luaL_ref(L, CLUA_REGISTRYINDEX))
         let run = TaskRun(task: task, coroutine: co, key: key)
         runs[key] = run
-        if let paths = task.codePaths {
-            // Before anything is decoded: a module that travels by name is required with them.
-            if codePathBlobs[paths] == nil, let blob = runtime.functionCode(paths) { codePathBlobs[paths] = blob }
-            if let blob = codePathBlobs[paths] { CodePaths.apply(blob, on: L) }
-        }
         do {
+            // Before anything is decoded: a module that travels by name is required in it.
+            do throws(WorkingDirectory.Problem) {
+                try applyEnvironment(of: task)
+            } catch {
+                throw TaskFailure.error(ray.makeError(type: "RayTaskError", message: "runtime_env: \(error.description)", task: task.name))
+            }
             // The coroutine's body and its leading arguments, then the task's arguments.
             switch task.kind {
             case .function:
@@ -262,6 +268,7 @@ final class Worker: @unchecked Sendable {
         guard let run = runs[key], run.suspended, run.token == token else { return }  // stale
         run.suspended = false
         runtime.scheduler.reacquire(cpus: run.task.cpus)
+        try? applyEnvironment(of: run.task)  // it was in place when the task started
         step(run, arguments: 0)
     }
 

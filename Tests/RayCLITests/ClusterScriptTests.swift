@@ -42,6 +42,18 @@ struct ClusterScriptTests {
         }
     }
 
+    /// runtime_env's working directory travels to every node by content hash.
+    @Test func runtimeEnvironmentsTravelToEveryNode() throws {
+        let cluster = try Self.threeNodes()
+        let dirs = try RuntimeEnvFixture()
+        defer { dirs.remove() }
+        let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("runtime_env.lua").path] + dirs.arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "runtime_env ok\n")
+        let unpacked = (try? FileManager.default.contentsOfDirectory(atPath: cluster.session.appendingPathComponent("working_dirs").path)) ?? []
+        #expect(unpacked.contains { $0.hasPrefix("wd-") }, "the nodes unpacked it in their session directory: \(unpacked)")
+    }
+
     @Test func placementObjectsAndActorsSpanTheNodes() throws {
         let cluster = try Self.threeNodes()
         let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/placement.lua").path])

@@ -107,6 +107,16 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    /// Issue 14: runtime_env (working_dir, env_vars, lua_path) for tasks, actors and ray.init.
+    @Test func runtimeEnvironments() throws {
+        let dirs = try RuntimeEnvFixture()
+        defer { dirs.remove() }
+        let result = try runRay(["--num-cpus", "2", scripts.appendingPathComponent("runtime_env.lua").path] + dirs.arguments)
+        #expect(result.stderr == "")
+        #expect(result.stdout == "runtime_env ok\n")
+        #expect(result.status == 0)
+    }
+
     @Test(arguments: ["1", "2"]) func actors(cpus: String) throws {
         let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("actors.lua").path])
         #expect(result.stderr == "")
@@ -220,4 +230,33 @@ struct ScriptTests {
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("--num-cpus"))
     }
+}
+
+/// The directories runtime_env.lua takes: a working directory (a module, a
+/// package, a data file, a .git that must not travel), a lua_path directory,
+/// and a directory past the 100 MiB limit (one sparse file).
+struct RuntimeEnvFixture {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("ray-runtime-env-\(UUID().uuidString)")
+    var arguments: [String] { ["wd", "lp", "huge"].map { root.appendingPathComponent($0).path } }
+
+    init() throws {
+        let files = [
+            "wd/wdmod.lua": "return { name = \"from working_dir\" }\n", "wd/pkg/init.lua": "return \"init of pkg\"\n",
+            "wd/data.txt": "data file\n", "wd/.git/config": "not shipped\n", "lp/lpmod.lua": "return \"via lua_path\"\n",
+        ]
+        for (path, text) in files {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let huge = root.appendingPathComponent("huge")
+        try FileManager.default.createDirectory(at: huge, withIntermediateDirectories: true)
+        let file = huge.appendingPathComponent("big.bin")
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.truncate(atOffset: 101 << 20)
+        try handle.close()
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: root) }
 }

@@ -29,7 +29,7 @@ struct WireTests {
         .actorGone(.init(high: 5, low: 6)),
     ]
 
-    static func task(_ kind: TaskSpec.Kind, codePaths: Bool = true) -> TaskSpec {
+    static func task(_ kind: TaskSpec.Kind, environment: Bool = true) -> TaskSpec {
         var task = TaskSpec(id: UniqueID(high: 7, low: 8), name: "f", kind: kind, arguments: [1, 2, 3],
                             argumentRefs: [UniqueID(high: 9, low: 1)], topLevelRefs: [(2, UniqueID(high: 9, low: 1))],
                             returnIDs: [UniqueID(high: 1, low: 1), UniqueID(high: 1, low: 2)], cpus: 0.5)
@@ -37,7 +37,7 @@ struct WireTests {
         task.maxRetries = -1
         task.retryExceptions = true
         task.attempt = 2
-        if codePaths { task.codePaths = UniqueID(high: 11, low: 12) }
+        if environment { task.environment = [UniqueID(high: 11, low: 12), UniqueID(high: 13, low: 14)] }
         return task
     }
 
@@ -51,7 +51,7 @@ struct WireTests {
                                             total: 10, offset: 4, data: ByteBuffer(bytes: [1, 2, 3]))
         let messages: [PeerMessage] = [
             .function(UniqueID(high: 1, low: 2), code: [9, 9]),
-            .submit([Self.task(.function(UniqueID(high: 5, low: 5))), Self.task(.actorMethod(UniqueID(high: 6, low: 6), method: "incr"), codePaths: false)]),
+            .submit([Self.task(.function(UniqueID(high: 5, low: 5))), Self.task(.actorMethod(UniqueID(high: 6, low: 6), method: "incr"), environment: false)]),
             .createActor(ActorCreation(options: options, className: "Counter", methods: ["incr"],
                                        creation: Self.task(.actorCreation(UniqueID(high: 6, low: 6), classCode: [4]))),
                          classRefs: [UniqueID(high: 2, low: 2)]),

@@ -95,6 +95,18 @@ void clua_install_task_coroutine_library(lua_State *L);
  * is not the global table: a task's globals are seen by what it loads. */
 void clua_install_task_loaders(lua_State *L);
 
+/* Replaces os.getenv, os.execute and io.popen with versions that honour the
+ * running task's runtime_env variables (see clua_set_task_environment). */
+void clua_install_task_environment(lua_State *L);
+
+/* Pops a table of the running task's environment variables (or nil) and
+ * makes it the one os.getenv/os.execute/io.popen honour. [-1, +0] */
+void clua_set_task_environment(lua_State *L);
+
+/* Gives the calling thread a working directory of its own (unshare
+ * CLONE_FS), so that chdir there moves no other thread. 0, or -1 (errno). */
+int clua_private_working_directory(void);
+
 /* Writes "source:linedefined" of the function at idx into buf. [-0, +0, -] */
 void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size);
 

@@ -190,6 +190,7 @@ final class NodeRuntime: Sendable {
         var settings = RuntimeSettings()
         settings.numCPUs = context.options.resources["CPU"] ?? settings.numCPUs
         settings.resources = context.options.resources.filter { $0.key != "CPU" }
+        settings.workingDirectoryCache = context.session.directory.appendingPathComponent("working_dirs").path
         settings.forwardsOutput = true
         settings.idleSpin = .microseconds(250)
         runtime = try Runtime(settings: settings)

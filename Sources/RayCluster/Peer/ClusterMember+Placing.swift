@@ -121,7 +121,7 @@ extension ClusterMember {
             head.send(.actorGone(actor.id))
             throw ClusterLinkError("the node chosen to host the actor went away")
         }
-        link.send(.createActor(actor, classRefs: classRefs))
+        link.send(PeerMessage.createActor(actor, classRefs: classRefs).frame, after: actor.creation.environment, code: runtime.functionCode)
         if actor.options.maxRestarts != 0 {
             state.withLock { $0.created[actor.id] = (actor, classRefs, 0) }
         }
@@ -154,7 +154,7 @@ extension ClusterMember {
         let record = Message.ActorRecord(id: id, name: actor.options.name ?? "", namespace: actor.options.namespace,
                                          methods: actor.methods, host: host)
         _ = head.requestAsync(.registerActor(record))  // where it lives now, for other processes
-        link.send(.createActor(actor, classRefs: classRefs))
+        link.send(PeerMessage.createActor(actor, classRefs: classRefs).frame, after: actor.creation.environment, code: runtime.functionCode)
     }
 
     /// Where an actor lives: known here, or asked of the head.

@@ -40,19 +40,22 @@ final class PeerLink: Sendable {
     /// Queues a task, preceded by its function's code the first time this
     /// link carries the function (`code` gives it).
     /// Sends a task, preceded once per link by the code it needs: its
-    /// function's and its code paths' (both kept in the function table).
+    /// function's and its environment's blobs (all kept in the function table).
     func send(task: TaskSpec, code: (UniqueID) -> [UInt8]?) {
-        let submit = PeerMessage.submit([task]).frame
         var needed: [UniqueID] = []
         if case .function(let function) = task.kind { needed.append(function) }
-        if let paths = task.codePaths { needed.append(paths) }
-        guard !needed.isEmpty else { return send([submit]) }
+        send(PeerMessage.submit([task]).frame, after: needed + task.environment, code: code)
+    }
+
+    /// Sends `frame`, preceded by the code blobs in `needed` this link has not carried yet.
+    func send(_ frame: Frame, after needed: [UniqueID], code: (UniqueID) -> [UInt8]?) {
+        guard !needed.isEmpty else { return send([frame]) }
         enqueue { box in
             var frames: [Frame] = []
             for id in needed where box.sentFunctions.insert(id).inserted {
                 if let bytes = code(id) { frames.append(PeerMessage.function(id, code: bytes).frame) }
             }
-            frames.append(submit)
+            frames.append(frame)
             return frames
         }
     }

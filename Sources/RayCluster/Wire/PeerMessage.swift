@@ -216,8 +216,7 @@ extension WireWriter {
         signed(task.maxRetries)
         bool(task.retryExceptions)
         int(task.attempt)
-        bool(task.codePaths != nil)
-        if let paths = task.codePaths { id(paths) }
+        ids(task.environment)
     }
 }
 
@@ -246,7 +245,7 @@ extension WireReader {
         task.maxRetries = try signed()
         task.retryExceptions = try bool()
         task.attempt = try int()
-        if try bool() { task.codePaths = try self.id() }
+        task.environment = try ids()
         return task
     }
 }

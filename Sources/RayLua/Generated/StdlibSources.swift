@@ -54,7 +54,7 @@ end
 
 local task_options = {
   num_cpus = "number", resources = "table", num_returns = "number", max_retries = "number",
-  retry_exceptions = "boolean", scheduling_strategy = "any", name = "string",
+  retry_exceptions = "boolean", scheduling_strategy = "any", name = "string", runtime_env = "table",
 }
 
 -- Edit distance between two short strings (insertions, deletions,
@@ -101,6 +101,23 @@ local function check_keys(opts, known, what, level)
   end
 end
 
+local runtime_env_keys = { working_dir = "string", env_vars = "table", lua_path = "string", lua_cpath = "string" }
+
+-- runtime_env = { working_dir = DIR, env_vars = { NAME = "value" }, lua_path = "...", lua_cpath = "..." }
+local function check_runtime_env(env, what, level)
+  check_keys(env, runtime_env_keys, what .. ": runtime_env", level + 1)
+  for k, v in pairs(env) do
+    if type(v) ~= runtime_env_keys[k] then
+      error(what .. ": runtime_env." .. k .. " must be a " .. runtime_env_keys[k] .. ", got " .. type(v), level + 1)
+    end
+  end
+  for name, value in pairs(env.env_vars or {}) do
+    if type(name) ~= "string" or not name:find("^[%a_][%w_]*$") or type(value) ~= "string" then
+      error(what .. ": runtime_env.env_vars must map variable names to strings (" .. tostring(name) .. ")", level + 1)
+    end
+  end
+end
+
 local function check_options(opts, known, what)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
@@ -113,6 +130,7 @@ local function check_options(opts, known, what)
       error(what .. ": option '" .. k .. "' must be a " .. expected .. ", got " .. type(v), 3)
     end
   end
+  if opts.runtime_env ~= nil then check_runtime_env(opts.runtime_env, what, 3) end
   if opts.num_returns ~= nil and (tointeger(opts.num_returns) == nil or opts.num_returns < 0) then
     error(what .. ": num_returns must be a non-negative integer", 3)
   end
@@ -181,7 +199,7 @@ end
 local actor_options = {
   name = "string", namespace = "string", lifetime = "string", max_restarts = "number",
   max_task_retries = "number", max_concurrency = "number", num_cpus = "number", resources = "table",
-  scheduling_strategy = "any",
+  scheduling_strategy = "any", runtime_env = "table",
 }
 
 -- The names a class answers to: its own functions and those it inherits
@@ -378,7 +396,7 @@ end
 
 -- Runtime -------------------------------------------------------------------
 
-local init_options = { num_cpus = "number", resources = "table", address = "string", namespace = "string" }
+local init_options = { num_cpus = "number", resources = "table", address = "string", namespace = "string", runtime_env = "table" }
 
 function ray.init(opts)
   if opts ~= nil then
@@ -389,6 +407,7 @@ function ray.init(opts)
         error("ray.init: option '" .. k .. "' must be a " .. init_options[k] .. ", got " .. type(v), 2)
       end
     end
+    if opts.runtime_env ~= nil then check_runtime_env(opts.runtime_env, "ray.init", 2) end
   end
   return _ray.init(opts)
 end
