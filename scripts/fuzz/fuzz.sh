@@ -33,6 +33,9 @@ mkdir -p "$WORK_DIR/corpus" "$WORK_DIR/artifacts"
 MARK="$WORK_DIR/.started"
 touch "$MARK"
 
+# Swift's own crash backtracer, run under ASan, reports itself instead of the
+# crash; libFuzzer prints the stack.
+export SWIFT_BACKTRACE=enable=no
 echo "== fuzzing $TARGET for ${SECONDS_TO_RUN}s (seeds $HERE/corpus-$TARGET, new inputs $WORK_DIR/corpus)"
 status=0
 # stdin from /dev/null: decoded values can name stdlib functions that read it.
