@@ -68,5 +68,13 @@ let package = Package(
         .testTarget(name: "RayCLITests", dependencies: ["ray", "SwiftRay", "CPty", "CProcess"], exclude: ["Scripts"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
         .testTarget(name: "LuaCodecTests", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
+        // libFuzzer targets over the frame, message and value decoders (scripts/fuzz/README.md).
+        // Built as a fuzzer only with -DSWIFTRAY_FUZZ -sanitize=fuzzer (scripts/fuzz/build.sh);
+        // the plain build is a small tool that writes seeds and replays inputs.
+        .executableTarget(name: "ray-fuzz", dependencies: [
+            "RayCluster", "RayCore", "RayLua", "LuaCodec", "LuaKit", "CLua", "CLuaShims",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
     ]
 )

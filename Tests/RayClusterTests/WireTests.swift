@@ -74,6 +74,17 @@ struct WireTests {
         }
     }
 
+    /// A method call (or a plain task) is not an actor's creation: the
+    /// receiver would register an actor that never runs its `init`.
+    @Test func anActorWhoseCreationIsNotACreationIsRefused() {
+        for kind: TaskSpec.Kind in [.actorMethod(UniqueID(high: 6, low: 6), method: "incr"), .function(UniqueID(high: 5, low: 5))] {
+            let bad = PeerMessage.createActor(ActorCreation(options: ActorOptions(namespace: "ns"), className: "Counter",
+                                                            methods: ["incr"], creation: Self.task(kind)),
+                                              classRefs: [])
+            #expect(throws: WireError.malformed("an actor's creation task is not an actor creation")) { try PeerMessage(bad.frame) }
+        }
+    }
+
     @Test func objectPiecesThatRunPastTheirObjectAreRefused() {
         let bad = PeerMessage.object(.init(id: UniqueID(high: 1, low: 1), isError: false, contained: [], total: 2, offset: 1,
                                            data: ByteBuffer(bytes: [1, 2, 3])))

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target over LuaCodec's decoder and runs it.
+# Builds the libFuzzer target over LuaCodec's decoder (the value target) with
+# swiftc alone and runs it. scripts/fuzz/fuzz.sh runs every target (frame,
+# message, value) from one SwiftPM build.
 #
 #   scripts/fuzz/run.sh [seconds] [extra libFuzzer args...]   (default 300 s)
 #
 # Environment:
-#   FUZZ_REV       git revision to take Sources from (default: the working tree)
+#   FUZZ_REV       git revision to take the decoder's Sources from (default: the
+#                  working tree; the target, Sources/ray-fuzz, is always the tree's)
 #   BUILD_DIR      objects, source snapshot and binary (default /tmp/luacodec-fuzz)
 #   SWIFT_BIN      toolchain bin directory (default /opt/swift/usr/bin)
-#   CORPUS         committed seeds (default scripts/fuzz/corpus; regenerated when empty)
+#   CORPUS         committed seeds (default scripts/fuzz/corpus-value; regenerated when empty)
 #   WORK_CORPUS    where new inputs go (default $BUILD_DIR/corpus)
 #   ARTIFACTS      crash-*, leak-*, timeout-*, oom-* (default $BUILD_DIR/artifacts)
 #   FUZZ_GC_PERIOD full GC every N inputs (default here 1; the harness alone
@@ -24,7 +27,7 @@ SECONDS_TO_RUN="${1:-300}"
 shift || true
 SWIFT_BIN="${SWIFT_BIN:-/opt/swift/usr/bin}"
 BUILD_DIR="${BUILD_DIR:-/tmp/luacodec-fuzz}"
-CORPUS="${CORPUS:-$HERE/corpus}"
+CORPUS="${CORPUS:-$HERE/corpus-value}"
 WORK_CORPUS="${WORK_CORPUS:-$BUILD_DIR/corpus}"
 ARTIFACTS="${ARTIFACTS:-$BUILD_DIR/artifacts}"
 BIN="$BUILD_DIR/codec-fuzz"
@@ -39,9 +42,10 @@ rm -rf "$SRC" && mkdir -p "$SRC/Sources"
 if [ -n "${FUZZ_REV:-}" ]; then
     git -C "$ROOT" archive "$FUZZ_REV" Sources/CLua Sources/CLuaShims Sources/LuaKit Sources/LuaCodec \
         | tar -x -C "$SRC"
+    cp -r "$ROOT/Sources/ray-fuzz" "$SRC/Sources/"  # the target as it is now
     echo "== sources from $FUZZ_REV ($(git -C "$ROOT" rev-parse --short "$FUZZ_REV"))"
 else
-    cp -r "$ROOT/Sources/CLua" "$ROOT/Sources/CLuaShims" "$ROOT/Sources/LuaKit" "$ROOT/Sources/LuaCodec" "$SRC/Sources/"
+    cp -r "$ROOT/Sources/CLua" "$ROOT/Sources/CLuaShims" "$ROOT/Sources/LuaKit" "$ROOT/Sources/LuaCodec" "$ROOT/Sources/ray-fuzz" "$SRC/Sources/"
     echo "== sources from the working tree (HEAD $(git -C "$ROOT" rev-parse --short HEAD) plus local changes)"
 fi
 
@@ -61,11 +65,13 @@ done
 # One Swift module named LuaKit: LuaCodec's `import LuaKit` becomes a
 # self-import (a warning, filtered out), and `package` members need a package name.
 mapfile -t SWIFT_SOURCES < <(find "$SRC/Sources/LuaKit" "$SRC/Sources/LuaCodec" -name '*.swift' | sort)
+# The target itself, shared with the SwiftPM build (Sources/ray-fuzz).
+TARGET_SOURCES=("$SRC/Sources/ray-fuzz/ValueTarget.swift" "$SRC/Sources/ray-fuzz/SeedFiles.swift")
 "$SWIFT_BIN/swiftc" -swift-version 6 -parse-as-library -g -Onone \
     -sanitize=fuzzer,address \
     -module-name LuaKit -package-name SwiftRay \
     -I "$SRC/Sources/CLua" -I "$BUILD_DIR/include/CLuaShims" \
-    "${SWIFT_SOURCES[@]}" "$HERE/codec-fuzz.swift" "${C_OBJECTS[@]}" \
+    "${SWIFT_SOURCES[@]}" "${TARGET_SOURCES[@]}" "$HERE/codec-fuzz.swift" "${C_OBJECTS[@]}" \
     $LUA_LIBS -o "$BIN" 2> >(grep -v 'Cannot export local symbol\|ignoring import\|import LuaKit\|^ *|\|^ *[0-9]* |\|^$' >&2)
 
 if [ -z "$(ls -A "$CORPUS" 2>/dev/null)" ]; then

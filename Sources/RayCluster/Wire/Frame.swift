@@ -35,9 +35,12 @@ struct Frame: Equatable, Sendable {
 
     /// The frame itself, or the `part` frames that carry it when its
     /// payload is over `maxPayload`.
-    var parts: [Frame] {
-        guard payload.count > Frame.maxPayload else { return [self] }
-        let size = Frame.maxPayload - 2
+    var parts: [Frame] { parts(maxPayload: Frame.maxPayload) }
+
+    /// The same with a smaller limit: the fuzz seeds' messages in parts.
+    func parts(maxPayload: Int) -> [Frame] {
+        guard payload.count > maxPayload else { return [self] }
+        let size = maxPayload - 2
         return stride(from: 0, to: payload.count, by: size).map { start in
             let end = min(payload.count, start + size)
             return Frame(kind: Frame.partKind, payload: [kind, end == payload.count ? 1 : 0] + payload[start..<end])

@@ -46,7 +46,10 @@ struct FrameDecoder: ByteToMessageDecoder {
         }
         let payload = buffer.readBytes(length: length) ?? []
         if kind == Frame.partKind {
-            guard admitted, payload.count >= 2, partial == nil || partial!.kind == payload[0] else { throw FrameError.badPart }
+            // A part's message is never itself a part (the fuzz target found
+            // one handed on as a frame of kind `partKind`).
+            guard admitted, payload.count >= 2, payload[0] != Frame.partKind,
+                  partial == nil || partial!.kind == payload[0] else { throw FrameError.badPart }
             var message = partial ?? (payload[0], [])
             guard message.bytes.count + payload.count - 2 <= Frame.maxMessage else {
                 throw FrameError.tooLarge(message.bytes.count + payload.count, limit: Frame.maxMessage)

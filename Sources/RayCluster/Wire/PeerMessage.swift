@@ -146,7 +146,7 @@ enum PeerMessage: Sendable {
             options.detached = try r.bool()
             let className = try r.string(), methods = try r.strings()
             let creation = try r.task()
-            guard creation.actorID != nil else { throw .malformed("an actor's creation task is not an actor creation") }
+            guard case .actorCreation = creation.kind else { throw .malformed("an actor's creation task is not an actor creation") }
             self = .createActor(ActorCreation(options: options, className: className, methods: methods, creation: creation),
                                 classRefs: try r.ids())
         case .finished:
