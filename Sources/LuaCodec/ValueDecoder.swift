@@ -417,7 +417,19 @@ struct ValueDecoder {
                 throw .unavailable("module '\(moduleName)' is not a table, so it has no field '\(String(decoding: member, as: UTF8.self))'")
             }
             pushString(member)
-            let found = lua_rawget(L, -2) != LUA_TNIL
+            var found = lua_rawget(L, -2) != LUA_TNIL
+            if !found, lua_getmetatable(L, -2) != 0 {
+                // A read-only view of a module (its fields behind a table
+                // __index): one level, raw, so that nothing here can raise.
+                if lua_getfield(L, -1, "__index") == LUA_TTABLE {
+                    pushString(member)
+                    found = lua_rawget(L, -2) != LUA_TNIL
+                    lua_rotate(L, -4, 1)  // the value below the nil, the metatable and __index
+                    clua_pop(L, 3)
+                } else {
+                    clua_pop(L, 2)
+                }
+            }
             lua_rotate(L, -2, 1)
             clua_pop(L, 1)
             guard found else {

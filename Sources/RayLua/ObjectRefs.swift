@@ -48,6 +48,10 @@ enum ObjectRefs {
         lua_setfield(L, -2, "__index")
         lua_pushstring(L, "ObjectRef")
         lua_setfield(L, -2, "__name")
+        // getmetatable(ref) gives this name, not the table every ref shares:
+        // a task that cleared its __gc would leak every later ref on its worker.
+        lua_pushstring(L, "ObjectRef")
+        lua_setfield(L, -2, "__metatable")
         ray.codec.register(Extension(ray: ray), metatableAt: -1)
         return luaL_ref(L, CLUA_REGISTRYINDEX)
     }

@@ -23,6 +23,8 @@ public final class RayLuaState {
     private(set) var callMethod: Int32 = LUA_NOREF
     /// ObjectRef ids met by the encoding in progress (see ObjectRefs.Extension).
     var collectedRefs: [ObjectID] = []
+    /// Registry keys of the read-only views of the module tables (workers only).
+    var sealedViews: [Int32] = []
     /// What this state's submissions hand to their work (see CodeEnvironment).
     var environment = CodeEnvironment()
     var initialized = true
@@ -127,6 +129,7 @@ public final class RayLuaState {
         lua_setfield(L, -2, "ray")
         clua_pop(L, 1)
         lua_setglobal(L, "ray")
+        if worker != nil { sealModuleTables() }
     }
 
     func setActorHelpers(newInstance instanceIndex: Int32, callMethod methodIndex: Int32) {

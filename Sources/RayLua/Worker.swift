@@ -337,6 +337,7 @@ final class Worker: @unchecked Sendable {
     /// which saves creating and collecting a thread per task.
     private func release(_ run: TaskRun) {
         runs[run.key] = nil
+        ray.resealModuleTables()
         let co = run.coroutine
         if spareCoroutines.count < 64, lua_status(co) == LUA_OK, lua_gethook(co) == nil {
             lua_settop(co, 0)

@@ -16,6 +16,7 @@ package.loaded["ray.core"] = _ray
 
 local type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset =
       type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset
+local next = next
 local concat, tointeger, min, max, byte, rawequal = table.concat, math.tointeger, math.min, math.max, string.byte, rawequal
 
 local ray = {}
@@ -430,6 +431,22 @@ package.loaded.swift = setmetatable({}, {
     return f
   end,
 })
+
+-- Inside a task, `ray`, `ray.util` and the primitives are read-only views
+-- (the "Next" contract): a task that assigned to them would break them for
+-- every task after it on its worker. The worker also clears anything rawset
+-- into a view when a task ends (RayLuaState.resealTables).
+function _ray.readonly_view(t, name)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function(_, k)
+      error(name .. " is read-only inside a task (it cannot be given '" .. tostring(k) .. "')", 2)
+    end,
+    __pairs = function() return next, t, nil end,
+    __len = function() return #t end,
+    __metatable = name,
+  })
+end
 
 ray._raise = raise
 ray.Error = Error

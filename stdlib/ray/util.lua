@@ -12,8 +12,7 @@ local util = {}
 
 local function is_ref(v)
   if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__name == "ObjectRef"
+  return getmetatable(v) == "ObjectRef"  -- the metatable's __metatable
 end
 
 local function is_callable(v)

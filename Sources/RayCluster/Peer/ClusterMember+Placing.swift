@@ -86,17 +86,23 @@ extension ClusterMember {
             return true
         }
         guard let link = link(to: owner, mayWait: mayWait) else { return false }
+        // Recorded only while the link is still the one in use: once it has
+        // closed, its placed work was already swept (`closed`), and a record
+        // made after that would never be failed (a call that hung forever).
+        let recorded = state.withLock { state -> Bool in
+            guard state.links[owner] === link else { return false }
+            state.placed[task.id] = (task, owner, nodeDeaths)
+            for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
+            state.inFlight[owner, default: 0] += task.cpus
+            return true
+        }
+        guard recorded else { return false }
         // Refs nested in the arguments may be kept there (an actor's state):
         // a node's own objects among them stay alive (see `pin`). A driver's
         // stay alive while its script holds them.
         if isNode {
             let topLevel = Set(task.topLevelRefs.map(\.id))
             pin(task.argumentRefs.filter { !topLevel.contains($0) })
-        }
-        state.withLock { state in
-            state.placed[task.id] = (task, owner, nodeDeaths)
-            for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
-            state.inFlight[owner, default: 0] += task.cpus
         }
         link.send(task: task, code: runtime.functionCode)
         return true
