@@ -95,6 +95,15 @@ void clua_install_task_coroutine_library(lua_State *L);
  * is not the global table: a task's globals are seen by what it loads. */
 void clua_install_task_loaders(lua_State *L);
 
+/* Replaces next, pairs, getmetatable and setmetatable with versions under
+ * which a task's environment table looks like lua.c's _G (see clua.c);
+ * called by clua_install_task_loaders. [-0, +0, m] */
+void clua_install_environment_functions(lua_State *L);
+
+/* Marks the table at idx as the metatable shared by the environments of
+ * received functions (the codec's), for the functions above. [-0, +0, m] */
+void clua_setup_environment_metatable(lua_State *L, int idx);
+
 /* Writes "source:linedefined" of the function at idx into buf. [-0, +0, -] */
 void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size);
 
