@@ -290,9 +290,13 @@ void clua_stdout_write(const char *text, size_t length) {
  * a bad __tostring raises as there), except that the line is built whole
  * and handed to the sink in one piece, so lines printed by tasks on other
  * threads never interleave. A C function: debug.upvaluejoin cannot rewire
- * it, and string.dump refuses it, as with lua.c's print. */
+ * it, and string.dump refuses it, as with lua.c's print. It has no upvalues
+ * either (debug.getinfo(print, "u").nups == 0, which db.lua checks): the
+ * sink is kept in the registry, where a task cannot reach it without
+ * debug.getregistry. */
+static const char *PRINT_SINK_KEY = "clua.printsink";
+
 static int print_line(lua_State *L) {
-    clua_LineSink sink = (clua_LineSink)lua_touserdata(L, lua_upvalueindex(1));
     int n = lua_gettop(L);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -305,16 +309,28 @@ static int print_line(lua_State *L) {
     luaL_pushresult(&b);
     size_t length;
     const char *line = lua_tolstring(L, -1, &length);
-    if (sink == NULL || lua_type(L, lua_upvalueindex(1)) != LUA_TLIGHTUSERDATA) {
-        return luaL_error(L, "print: its sink was replaced (debug.setupvalue)");
+    /* While the state closes (its owner is gone: the extra space is
+     * cleared), finalizers may still print, as gc.lua's last one does under
+     * lua.c: the line goes straight to stdout, not to a sink that would look
+     * for the owner. */
+    if (*(void **)lua_getextraspace(L) == NULL) {
+        clua_stdout_line(line, length);
+        return 0;
     }
+    lua_getfield(L, LUA_REGISTRYINDEX, PRINT_SINK_KEY);
+    clua_LineSink sink = (clua_LineSink)lua_touserdata(L, -1);
+    if (sink == NULL || lua_type(L, -1) != LUA_TLIGHTUSERDATA) {
+        return luaL_error(L, "print: its sink was replaced (in the registry)");
+    }
+    lua_pop(L, 1);
     sink(L, line, length);
     return 0;
 }
 
 void clua_pushprint(lua_State *L, clua_LineSink sink) {
     lua_pushlightuserdata(L, (void *)sink);
-    lua_pushcclosure(L, print_line, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, PRINT_SINK_KEY);
+    lua_pushcfunction(L, print_line);
 }
 
 void clua_stdout_line(const char *text, size_t length) {
@@ -519,6 +535,7 @@ void clua_install_task_loaders(lua_State *L) {
     }
     lua_pushcfunction(L, task_dofile);
     lua_setglobal(L, "dofile");
+    clua_install_environment_functions(L);
     /* package.searchers[2] is the Lua-file searcher */
     lua_getglobal(L, "package");
     if (lua_type(L, -1) == LUA_TTABLE && lua_getfield(L, -1, "searchers") == LUA_TTABLE) {
@@ -620,4 +637,253 @@ void clua_set_task_environment(lua_State *L) {
 
 int clua_private_working_directory(void) {
     return unshare(CLONE_FS);
+}
+
+/* ---- a task's environment looks like _G ------------------------------------ */
+
+/* A task's function runs with an environment table of its own (the codec's
+ * decoder makes it; its `_G` is itself) whose metatable, shared by every
+ * environment of the state, falls back to the worker's globals. To the
+ * task's code that table is _G, so it must look like lua.c's _G:
+ *
+ * - getmetatable(_G) is nil until the task sets one, and the shared
+ *   metatable is out of reach: errors.lua does `getmetatable(_G).__index =
+ *   nil`, which otherwise cut every later task on the worker off from the
+ *   standard library and `ray`;
+ * - setmetatable(_G, mt) (a "strict" module) keeps the fallback: the
+ *   environment gets a metatable of its own that looks in the worker's
+ *   globals first, then uses mt's __index / __newindex;
+ * - next(_G, k) and pairs(_G) list the globals the task sees: its own, then
+ *   the worker's it does not shadow (nextvar.lua finds print that way).
+ *
+ * An environment's metatable is marked by ENV_MARK, whose value is the
+ * shared metatable. */
+
+static const char *ENV_MARK = "__ray_environment";
+static const char *ENV_USER_METATABLES = "clua.envmetatables";  /* environment -> the task's metatable (weak keys) */
+
+static int is_environment(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+    lua_pushstring(L, ENV_MARK);
+    int marked = lua_rawget(L, -2) == LUA_TTABLE;
+    lua_pop(L, 2);
+    return marked;
+}
+
+void clua_setup_environment_metatable(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, ENV_MARK);
+    lua_pushvalue(L, idx);
+    lua_rawset(L, idx);
+}
+
+/* next over an environment: its own keys, then the worker's globals it does
+ * not shadow. [args: t, k] */
+static int environment_next(lua_State *L) {
+    lua_settop(L, 2);
+    lua_pushglobaltable(L);  /* 3 */
+    int in_globals = 0;
+    if (!lua_isnil(L, 2)) {
+        lua_pushvalue(L, 2);
+        int own = lua_rawget(L, 1) != LUA_TNIL;
+        lua_pushvalue(L, 2);
+        int global = lua_rawget(L, 3) != LUA_TNIL;
+        lua_pop(L, 2);
+        in_globals = global && !own;
+    }
+    lua_pushvalue(L, 2);
+    if (!in_globals) {
+        if (lua_next(L, 1)) return 2;
+        lua_pushnil(L);  /* the task's own keys are done: the worker's from the start */
+    }
+    while (lua_next(L, 3)) {
+        lua_pushvalue(L, -2);
+        if (lua_rawget(L, 1) == LUA_TNIL) { lua_pop(L, 1); return 2; }
+        lua_pop(L, 2);  /* shadowed: the task's value was listed */
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* next, as lbaselib.c's, plus environments. */
+static int task_next(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (is_environment(L, 1)) return environment_next(L);
+    lua_settop(L, 2);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int pairs_continue(lua_State *L, int status, lua_KContext k) {
+    (void)L; (void)status; (void)k;
+    return 3;
+}
+
+/* pairs, as lbaselib.c's, returning this `next` (so `pairs(t) == next`
+ * still holds). */
+static int task_pairs(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (luaL_getmetafield(L, 1, "__pairs") == LUA_TNIL) {
+        lua_pushcfunction(L, task_next);
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+    } else {
+        lua_pushvalue(L, 1);
+        lua_callk(L, 1, 3, 0, pairs_continue);
+    }
+    return 3;
+}
+
+static void push_user_metatables(lua_State *L) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, ENV_USER_METATABLES) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_newtable(L);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, ENV_USER_METATABLES);
+    }
+}
+
+/* getmetatable, as lbaselib.c's; an environment's is the one its task set. */
+static int task_getmetatable(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (is_environment(L, 1)) {
+        push_user_metatables(L);
+        lua_pushvalue(L, 1);
+        if (lua_rawget(L, -2) != LUA_TTABLE) return 1;  /* nil */
+        lua_pushliteral(L, "__metatable");
+        if (lua_rawget(L, -2) == LUA_TNIL) lua_pop(L, 1);
+        return 1;
+    }
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    luaL_getmetafield(L, 1, "__metatable");
+    return 1;
+}
+
+static int return_one(lua_State *L, int status, lua_KContext k) { (void)status; (void)k; (void)L; return 1; }
+static int return_none(lua_State *L, int status, lua_KContext k) { (void)status; (void)k; (void)L; return 0; }
+
+/* __index of an environment the task gave a metatable (upvalue 1): the
+ * worker's globals first (they are in lua.c's _G itself), then mt.__index. */
+static int environment_index(lua_State *L) {
+    lua_settop(L, 2);
+    lua_pushglobaltable(L);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, 3) != LUA_TNIL) return 1;
+    lua_settop(L, 2);
+    lua_pushliteral(L, "__index");
+    int t = lua_rawget(L, lua_upvalueindex(1));  /* 3 */
+    if (t == LUA_TNIL) return 1;
+    if (t == LUA_TFUNCTION) {
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 2);
+        lua_callk(L, 2, 1, 0, return_one);
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_gettable(L, 3);
+    return 1;
+}
+
+/* __newindex of the same: a name the worker's globals have is assigned as
+ * lua.c would (no __newindex, the key exists in _G), others go through
+ * mt.__newindex. */
+static int environment_newindex(lua_State *L) {
+    lua_settop(L, 3);
+    lua_pushglobaltable(L);
+    lua_pushvalue(L, 2);
+    int global = lua_rawget(L, 4) != LUA_TNIL;
+    lua_settop(L, 3);
+    if (!global) {
+        lua_pushliteral(L, "__newindex");
+        int t = lua_rawget(L, lua_upvalueindex(1));  /* 4 */
+        if (t == LUA_TFUNCTION) {
+            lua_insert(L, 1);
+            lua_callk(L, 3, 0, 0, return_none);
+            return 0;
+        }
+        if (t != LUA_TNIL) {
+            lua_pushvalue(L, 2);
+            lua_pushvalue(L, 3);
+            lua_settable(L, 4);
+            return 0;
+        }
+        lua_settop(L, 3);
+    }
+    lua_rawset(L, 1);
+    return 0;
+}
+
+static int set_environment_metatable(lua_State *L) {
+    lua_settop(L, 2);
+    push_user_metatables(L);  /* 3 */
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, 3) == LUA_TTABLE) {  /* 4: the task's current one */
+        lua_pushliteral(L, "__metatable");
+        if (lua_rawget(L, 4) != LUA_TNIL) return luaL_error(L, "cannot change a protected metatable");
+    }
+    lua_settop(L, 3);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, 3);
+    lua_getmetatable(L, 1);  /* 4 */
+    lua_pushstring(L, ENV_MARK);
+    lua_rawget(L, 4);  /* 5: the shared metatable */
+    if (lua_isnil(L, 2)) {
+        lua_setmetatable(L, 1);
+        lua_settop(L, 1);
+        return 1;
+    }
+    lua_newtable(L);  /* 6: the environment's own: mt's other metamethods, then ours */
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 6);
+    }
+    lua_pushstring(L, ENV_MARK);
+    lua_pushvalue(L, 5);
+    lua_rawset(L, 6);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, environment_index, 1);
+    lua_setfield(L, 6, "__index");
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, environment_newindex, 1);
+    lua_setfield(L, 6, "__newindex");
+    lua_pushnil(L);
+    lua_setfield(L, 6, "__metatable");
+    lua_setmetatable(L, 1);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* setmetatable, as lbaselib.c's, plus environments. */
+static int task_setmetatable(lua_State *L) {
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (is_environment(L, 1)) return set_environment_metatable(L);
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+void clua_install_environment_functions(lua_State *L) {
+    static const struct { const char *name; lua_CFunction f; } functions[] = {
+        { "next", task_next }, { "pairs", task_pairs },
+        { "getmetatable", task_getmetatable }, { "setmetatable", task_setmetatable },
+    };
+    for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+        lua_pushcfunction(L, functions[i].f);
+        lua_setglobal(L, functions[i].name);
+    }
 }

@@ -35,6 +35,9 @@ struct CodecTables {
         let L = state.pointer
         let results = try state.run(Self.setupChunk, chunkName: "=luacodec")
         precondition(results == 7, "codec setup returned \(results) values")
+        // Marked, so that next/pairs/getmetatable/setmetatable (clua.c) make
+        // a received function's environment look like lua.c's _G.
+        clua_setup_environment_metatable(L, -2)
         // luaL_ref pops from the top: take them in reverse.
         let require = luaL_ref(L, CLUA_REGISTRYINDEX)
         let environmentMeta = luaL_ref(L, CLUA_REGISTRYINDEX)

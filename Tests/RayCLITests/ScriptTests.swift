@@ -117,6 +117,28 @@ struct ScriptTests {
         #expect(result.status == 0)
     }
 
+    /// Idioms of the official Lua 5.4.4 test suite that broke as task
+    /// bodies (scripts/lua-testsuite.sh runs the whole suite): a task's _G
+    /// looks like lua.c's to getmetatable/setmetatable/next/pairs without
+    /// any task reaching the worker's shared fallback; print has no
+    /// upvalues and still prints from a finalizer while the worker's state
+    /// closes. One CPU: the later tasks run on the worker a task tampered with.
+    @Test func officialLuaTestIdioms() throws {
+        let result = try runRay(["--num-cpus", "1", scripts.appendingPathComponent("lua_testes.lua").path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "lua testes ok\n>>> closing state <<<\n")
+        #expect(result.status == 0)
+    }
+
+    /// Review finding: a task that assigned to ray, rawset into it or
+    /// ray.core, or cleared the refs' metatable broke later tasks on its worker.
+    @Test func aTaskCannotBreakRayForTheTasksAfterIt() throws {
+        let result = try runRay(["--num-cpus", "1", scripts.appendingPathComponent("sealed.lua").path])
+        #expect(result.stderr == "")
+        #expect(result.stdout == "sealed ok\n")
+        #expect(result.status == 0)
+    }
+
     @Test(arguments: ["1", "2"]) func actors(cpus: String) throws {
         let result = try runRay(["--num-cpus", cpus, scripts.appendingPathComponent("actors.lua").path])
         #expect(result.stderr == "")

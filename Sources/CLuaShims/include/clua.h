@@ -107,6 +107,15 @@ void clua_set_task_environment(lua_State *L);
  * CLONE_FS), so that chdir there moves no other thread. 0, or -1 (errno). */
 int clua_private_working_directory(void);
 
+/* Replaces next, pairs, getmetatable and setmetatable with versions under
+ * which a task's environment table looks like lua.c's _G (see clua.c);
+ * called by clua_install_task_loaders. [-0, +0, m] */
+void clua_install_environment_functions(lua_State *L);
+
+/* Marks the table at idx as the metatable shared by the environments of
+ * received functions (the codec's), for the functions above. [-0, +0, m] */
+void clua_setup_environment_metatable(lua_State *L, int idx);
+
 /* Writes "source:linedefined" of the function at idx into buf. [-0, +0, -] */
 void clua_funcwhere(lua_State *L, int idx, char *buf, size_t size);
 
