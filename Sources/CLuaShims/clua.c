@@ -192,6 +192,10 @@ static int swift_invoke(lua_State *L) {
     if (f == NULL || lua_type(L, lua_upvalueindex(1)) != LUA_TLIGHTUSERDATA) {
         return luaL_error(L, "a ray runtime function was tampered with (its upvalue was replaced)");
     }
+    if (*(void **)lua_getextraspace(L) == NULL) {
+        /* The state is closing (a finalizer runs at shutdown): no runtime to call. */
+        return luaL_error(L, "the ray runtime has shut down");
+    }
     clua_in_swift++;
     int n = f(L);
     clua_in_swift--;

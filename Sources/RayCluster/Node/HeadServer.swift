@@ -274,6 +274,10 @@ private final class HeadConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // Bad framing or a failed TLS handshake: this connection ends, nothing else does.
+        if ClusterTLS.isQuietClose(error) && admission.authenticated {
+            context.close(promise: nil)  // a client that was done left without a TLS close
+            return
+        }
         close(context, because: ClusterTLS.describe(error) ?? "\(error)")
     }
 

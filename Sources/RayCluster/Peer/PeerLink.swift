@@ -223,6 +223,10 @@ final class PeerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if ClusterTLS.isQuietClose(error) && (authenticated || !accepting) {
+            context.close(promise: nil)  // a peer that was done left without a TLS close
+            return
+        }
         close(context, because: ClusterTLS.describe(error) ?? "\(error)")
     }
 

@@ -2,6 +2,13 @@ import Foundation
 import NIOSSL
 
 extension ClusterTLS {
+    /// Whether `error` is only the other side closing its socket without a
+    /// TLS close: after the hello that is how a process that is done leaves
+    /// (a driver that ends, `ray status`), not a refusal worth a log line.
+    static func isQuietClose(_ error: Error) -> Bool {
+        (error as? NIOSSLError) == .uncleanShutdown
+    }
+
     /// What a TLS error on a connection means, for the log of the side that
     /// refused and the error of the side that was refused; nil for an error
     /// that is not TLS's. BoringSSL's reason is kept in brackets.
