@@ -32,13 +32,8 @@ public struct TaskSpec: Sendable {
     public var retryExceptions = false
     /// 0 for the first run.
     public var attempt = 0
-    /// The code environment the task runs in, as blobs registered next to
-    /// the functions' code (they travel to other nodes the same way, once
-    /// per link): first the environment (the submitter's `package.path` and
-    /// `package.cpath`, its `runtime_env`'s variables and working directory),
-    /// then the working directory's files when it has one. Empty: the
-    /// worker's own.
-    public var environment: [UniqueID] = []
+    /// The code environment the task runs in. Empty: the worker's own.
+    public var environment = TaskEnvironment()
 
     public init(id: TaskID, name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
                 topLevelRefs: [(position: Int, id: ObjectID)], returnIDs: [ObjectID], cpus: Double) {
@@ -95,4 +90,29 @@ public enum SchedulingStrategy: Sendable, Equatable {
     /// This node (hex id): only there (`soft` false), or there when it can
     /// (`soft` true), else as `default`.
     case node(String, soft: Bool)
+}
+
+/// The code environment of a task, as blobs registered next to the
+/// functions' code (they travel to other nodes the same way, once per
+/// link): the environment (the submitter's `package.path` and
+/// `package.cpath`, its `runtime_env`'s variables), and the working
+/// directory's files when it has one. Inline ids: copying a TaskSpec costs
+/// no reference count for it.
+public struct TaskEnvironment: Sendable, Equatable {
+    public var blob: UniqueID?
+    public var workingDirectory: UniqueID?
+
+    public init(blob: UniqueID? = nil, workingDirectory: UniqueID? = nil) {
+        self.blob = blob
+        self.workingDirectory = workingDirectory
+    }
+
+    /// The blobs, the environment's first (as the wire lists them).
+    public var ids: [UniqueID] { [blob, workingDirectory].compactMap { $0 } }
+
+    /// From the wire's list; nil when it has more than two ids.
+    public init?(ids: [UniqueID]) {
+        guard ids.count <= 2 else { return nil }
+        self.init(blob: ids.first, workingDirectory: ids.count > 1 ? ids[1] : nil)
+    }
 }

@@ -32,7 +32,7 @@ extension Primitives {
         settings.lifetimeCPUs = explicitCPUs ?? 0
         let className = lua_getfield(L, classIndex, "__name") == LUA_TSTRING ? string(L, -1) ?? "Actor" : "Actor"
         let actorEnv = lua_getfield(L, options, "runtime_env") == LUA_TTABLE ? RuntimeEnv.read(L, at: -1) : nil
-        let environment: [UniqueID]
+        let environment: TaskEnvironment
         do throws(WorkingDirectory.Problem) {
             environment = try ray.environment.current(L, runtime: ray.runtime, taskEnv: actorEnv)
         } catch {

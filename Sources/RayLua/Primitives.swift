@@ -183,7 +183,7 @@ enum Primitives {
         }
         lua_settop(L, options)
 
-        let environment: [UniqueID]
+        let environment: TaskEnvironment
         do throws(WorkingDirectory.Problem) {
             environment = try ray.environment.current(L, runtime: ray.runtime, taskEnv: taskEnv)
         } catch {

@@ -46,7 +46,7 @@ final class Worker: @unchecked Sendable {
     /// Environment blobs met here (see CodeEnvironment), so that a task's costs no lock.
     var environmentBlobs: [UniqueID: [UInt8]?] = [:]
     /// The environment in place: the last applied `TaskSpec.environment`.
-    var appliedEnvironment: [UniqueID] = []
+    var appliedEnvironment = TaskEnvironment()
     /// This thread's working directory, once it has one of its own.
     var currentDirectory: String?
     var hasOwnDirectory = false

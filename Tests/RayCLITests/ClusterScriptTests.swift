@@ -98,6 +98,21 @@ struct ClusterScriptTests {
             if status.contains("Nodes: 2 alive, 2 dead") { break }
         }
         #expect(status.contains("Nodes: 2 alive, 2 dead"), "\(status)")
+
+        // An actor whose init kills its node, with unlimited restarts, stops after two more.
+        for _ in 0..<2 {
+            let worker = try cluster.ray(["start", "--address", address, "--num-cpus", "1", "--resources", #"{"crashy": 1}"#])
+            try #require(worker.status == 0, "\(worker.stderr)")
+        }
+        let actor = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/crash_actor.lua").path])
+        #expect(actor.status == 0, "\(actor.stderr)")
+        #expect(actor.stdout == "crashing actor stopped\nthe cluster lives on\n", "\(actor.stdout)")
+        #expect(actor.stderr.contains("is not created again: 2 nodes died under it"), "\(actor.stderr)")
+        for _ in 0..<100 {
+            status = try cluster.ray(["status"]).stdout
+            if status.contains("Nodes: 2 alive, 4 dead") { break }
+        }
+        #expect(status.contains("Nodes: 2 alive, 4 dead"), "\(status)")
     }
 
     /// Distinct addresses: each node in a network namespace of its own, when

@@ -37,7 +37,7 @@ struct WireTests {
         task.maxRetries = -1
         task.retryExceptions = true
         task.attempt = 2
-        if environment { task.environment = [UniqueID(high: 11, low: 12), UniqueID(high: 13, low: 14)] }
+        if environment { task.environment = TaskEnvironment(blob: UniqueID(high: 11, low: 12), workingDirectory: UniqueID(high: 13, low: 14)) }
         return task
     }
 

@@ -18,6 +18,9 @@ local type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, 
       type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset
 local next = next
 local concat, tointeger, min, max, byte, rawequal = table.concat, math.tointeger, math.min, math.max, string.byte, rawequal
+-- The libraries' functions the module calls, taken now: a task that changes
+-- string or math on its worker cannot break the module for later tasks.
+local gsub, find = string.gsub, string.find
 
 local ray = {}
 
@@ -36,7 +39,7 @@ function Error.__tostring(e)
     for _, name in ipairs(e.through) do parts[#parts + 1] = "\n  passed through task '" .. tostring(name) .. "'" end
   end
   if type(e.traceback) == "string" then
-    local body = e.traceback:gsub("^stack traceback:\n", "")
+    local body = gsub(e.traceback, "^stack traceback:\n", "")
     parts[#parts + 1] = "\ntraceback of " .. (e.task and ("task '" .. tostring(e.task) .. "'") or "the task") .. ":\n" .. body
   end
   return concat(parts)
@@ -109,7 +112,7 @@ local function check_runtime_env(env, what, level)
     end
   end
   for name, value in pairs(env.env_vars or {}) do
-    if type(name) ~= "string" or not name:find("^[%a_][%w_]*$") or type(value) ~= "string" then
+    if type(name) ~= "string" or not find(name, "^[%a_][%w_]*$") or type(value) ~= "string" then
       error(what .. ": runtime_env.env_vars must map variable names to strings (" .. tostring(name) .. ")", level + 1)
     end
   end

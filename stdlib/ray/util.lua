@@ -6,7 +6,8 @@ local ray, _ray = ...
 
 local type, error, pairs, ipairs, tostring, getmetatable, setmetatable =
       type, error, pairs, ipairs, tostring, getmetatable, setmetatable
-local format, rep, floor, huge = string.format, string.rep, math.floor, math.huge
+local format, rep, floor, huge, max = string.format, string.rep, math.floor, math.huge, math.max
+local stderr = io.stderr
 
 local util = {}
 
@@ -80,7 +81,7 @@ function Bar:draw(final)
   if not final and now - self.drawn < REDRAW then return end
   self.drawn = now
   self.finished = final
-  io.stderr:write("\r", self:line(now, final), "\27[K", final and "\n" or "")
+  stderr:write("\r", self:line(now, final), "\27[K", final and "\n" or "")
 end
 
 -- Refs in completion order ----------------------------------------------------
@@ -239,7 +240,7 @@ function util.get_with_progress(refs, timeout, desc)
   local bar = new_bar(type(desc) == "string" and desc or "ray.get", total)
   local _ <close> = setmetatable({}, { __close = function() if bar then bar:draw(true) end end })
   local function wait_timeout()
-    local left = deadline and math.max(0, deadline - ray.now())
+    local left = deadline and max(0, deadline - ray.now())
     if bar and (not left or left > 1) then return 1 end
     return left
   end

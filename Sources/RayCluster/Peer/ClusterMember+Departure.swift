@@ -45,6 +45,7 @@ extension ClusterMember {
             }
             state.inFlight[link.owner] = nil
             departure.orphans = state.created.keys.filter { state.actorHosts[$0] == link.owner }
+            for id in departure.orphans where !state.stopping { state.actorDeaths[id, default: []].append(gone) }
             // Objects asked of that process will not come; pieces from it are dropped.
             let unanswered = state.requested.filter { $0.high == link.owner }
             state.requested.subtract(unanswered)

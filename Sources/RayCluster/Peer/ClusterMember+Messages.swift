@@ -31,6 +31,7 @@ extension ClusterMember {
             let task: TaskSpec? = state.withLock { state in
                 guard let entry = state.placed.removeValue(forKey: id) else { return nil }
                 for ref in entry.task.returnIDs { state.placedByReturn[ref] = nil }
+                if !state.actorDeaths.isEmpty, let actor = entry.task.actorID { state.actorDeaths[actor] = nil }
                 state.inFlight[entry.owner, default: 0] -= entry.task.cpus
                 return entry.task
             }

@@ -127,7 +127,7 @@ extension ClusterMember {
             head.send(.actorGone(actor.id))
             throw ClusterLinkError("the node chosen to host the actor went away")
         }
-        link.send(PeerMessage.createActor(actor, classRefs: classRefs).frame, after: actor.creation.environment, code: runtime.functionCode)
+        link.send(PeerMessage.createActor(actor, classRefs: classRefs).frame, after: actor.creation.environment.ids, code: runtime.functionCode)
         if actor.options.maxRestarts != 0 {
             state.withLock { $0.created[actor.id] = (actor, classRefs, 0) }
         }
@@ -141,6 +141,14 @@ extension ClusterMember {
     func restartElsewhere(_ id: ActorID) {
         let next: (ActorCreation, [ObjectID])? = state.withLock { state in
             guard let entry = state.created[id] else { return nil }
+            if let deaths = state.actorDeaths[id], deaths.count >= Self.crashLimit {
+                // As for tasks: its nodes died one after the other with no call
+                // finished in between; it is taken to crash them.
+                state.created[id] = nil
+                state.actorDeaths[id] = nil
+                log("actor \(id.hex.prefix(8)) is not created again: \(deaths.count) nodes died under it with no call finished in between (\(deaths.joined(separator: ", ")))")
+                return nil
+            }
             let limit = entry.actor.options.maxRestarts
             guard limit < 0 || entry.restarts < limit else {
                 state.created[id] = nil
@@ -160,7 +168,7 @@ extension ClusterMember {
         let record = Message.ActorRecord(id: id, name: actor.options.name ?? "", namespace: actor.options.namespace,
                                          methods: actor.methods, host: host)
         _ = head.requestAsync(.registerActor(record))  // where it lives now, for other processes
-        link.send(PeerMessage.createActor(actor, classRefs: classRefs).frame, after: actor.creation.environment, code: runtime.functionCode)
+        link.send(PeerMessage.createActor(actor, classRefs: classRefs).frame, after: actor.creation.environment.ids, code: runtime.functionCode)
     }
 
     /// Where an actor lives: known here, or asked of the head.

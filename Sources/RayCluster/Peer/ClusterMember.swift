@@ -52,6 +52,9 @@ final class ClusterMember: ClusterLink, Sendable {
         /// Actors this process created on other nodes: what it takes to
         /// create them again elsewhere when their node dies (`max_restarts`).
         var created: [ActorID: (actor: ActorCreation, classRefs: [ObjectID], restarts: Int)] = [:]
+        /// The nodes that died under each of those actors since a call to it
+        /// last finished: at `crashLimit`, it is not created again.
+        var actorDeaths: [ActorID: [String]] = [:]
         /// Actors hosted here for each driver (non-detached: they end with its job).
         var actorsOfDriver: [UInt64: [ActorID]] = [:]
         /// References held on objects of this node whose refs went to other

@@ -44,7 +44,7 @@ final class PeerLink: Sendable {
     func send(task: TaskSpec, code: (UniqueID) -> [UInt8]?) {
         var needed: [UniqueID] = []
         if case .function(let function) = task.kind { needed.append(function) }
-        send(PeerMessage.submit([task]).frame, after: needed + task.environment, code: code)
+        send(PeerMessage.submit([task]).frame, after: needed + task.environment.ids, code: code)
     }
 
     /// Sends `frame`, preceded by the code blobs in `needed` this link has not carried yet.

@@ -216,7 +216,7 @@ extension WireWriter {
         signed(task.maxRetries)
         bool(task.retryExceptions)
         int(task.attempt)
-        ids(task.environment)
+        ids(task.environment.ids)
     }
 }
 
@@ -245,7 +245,8 @@ extension WireReader {
         task.maxRetries = try signed()
         task.retryExceptions = try bool()
         task.attempt = try int()
-        task.environment = try ids()
+        guard let environment = TaskEnvironment(ids: try ids()) else { throw .malformed("a task names more than two environment blobs") }
+        task.environment = environment
         return task
     }
 }

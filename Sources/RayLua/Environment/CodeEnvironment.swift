@@ -1,4 +1,5 @@
 import CLua
+import Foundation
 import CLuaShims
 import RayCore
 
@@ -20,40 +21,40 @@ struct CodeEnvironment {
     var inheritedWorkingDir: UniqueID?
     /// The paths last seen without a runtime_env, and their blob: a script
     /// that changes nothing registers one blob and compares a few bytes.
-    private var last: (path: [UInt8], cpath: [UInt8], id: UniqueID)?
+    private var last: (path: [UInt8], cpath: [UInt8], environment: TaskEnvironment)?
     private var registered: Set<UniqueID> = []
     /// Working directories packed here, by the path given (packed once, as Ray uploads once).
     private var packed: [String: UniqueID] = [:]
 
     /// The environment blobs for a submission from `L` with `taskEnv` (its
     /// `runtime_env` option), registered in `runtime`. [-0, +0]
-    mutating func current(_ L: OpaquePointer, runtime: Runtime, taskEnv: RuntimeEnv? = nil) throws(WorkingDirectory.Problem) -> [UniqueID] {
+    mutating func current(_ L: OpaquePointer, runtime: Runtime, taskEnv: RuntimeEnv? = nil) throws(WorkingDirectory.Problem) -> TaskEnvironment {
         lua_getfield(L, CLUA_REGISTRYINDEX, LUA_LOADED_TABLE)
         defer { clua_pop(L, 4) }
         guard lua_getfield(L, -1, "package") == LUA_TTABLE else {
             lua_pushnil(L)
             lua_pushnil(L)
-            return []
+            return TaskEnvironment()
         }
         lua_getfield(L, -1, "path")
         lua_getfield(L, -2, "cpath")
-        guard let path = Self.bytes(L, -2), let cpath = Self.bytes(L, -1) else { return [] }
+        guard let path = Self.bytes(L, -2), let cpath = Self.bytes(L, -1) else { return TaskEnvironment() }
         let env = taskEnv.map { inherited.merged(under: $0) } ?? inherited
         if env.isEmpty && inheritedWorkingDir == nil {
-            if let last, path.elementsEqual(last.path), cpath.elementsEqual(last.cpath) { return [last.id] }
-            let id = register(Self.blob(path: Array(path), cpath: Array(cpath), vars: [:]), in: runtime)
-            last = (Array(path), Array(cpath), id)
-            return [id]
+            if let last, Self.same(path, last.path), Self.same(cpath, last.cpath) { return last.environment }
+            let environment = TaskEnvironment(blob: register(Self.blob(path: Array(path), cpath: Array(cpath), vars: [:]), in: runtime))
+            last = (Array(path), Array(cpath), environment)
+            return environment
         }
         let fullPath = (env.luaPath.map { Array($0.utf8) + [UInt8(ascii: ";")] } ?? []) + Array(path)
         let fullCPath = (env.luaCPath.map { Array($0.utf8) + [UInt8(ascii: ";")] } ?? []) + Array(cpath)
-        var ids = [register(Self.blob(path: fullPath, cpath: fullCPath, vars: env.envVars), in: runtime)]
+        var environment = TaskEnvironment(blob: register(Self.blob(path: fullPath, cpath: fullCPath, vars: env.envVars), in: runtime))
         if let dir = env.workingDir {
-            ids.append(try workingDirectory(dir, runtime: runtime))
-        } else if let inherited = inheritedWorkingDir {
-            ids.append(inherited)
+            environment.workingDirectory = try workingDirectory(dir, runtime: runtime)
+        } else {
+            environment.workingDirectory = inheritedWorkingDir
         }
-        return ids
+        return environment
     }
 
     /// Packs and registers a working directory (once per path).
@@ -121,6 +122,13 @@ struct CodeEnvironment {
         return (path, cpath, vars)
     }
 
+    /// Whether two byte strings are equal (memcmp: this runs at every submission).
+    static func same(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let base = a.baseAddress, !b.isEmpty else { return true }
+        return b.withUnsafeBytes { memcmp(base, $0.baseAddress!, b.count) == 0 }
+    }
+
     /// The bytes of the string at `index`, in place.
     static func bytes(_ L: OpaquePointer, _ index: Int32) -> UnsafeRawBufferPointer? {
         guard lua_type(L, index) == LUA_TSTRING else { return nil }
@@ -136,7 +144,7 @@ struct CodeEnvironment {
         guard lua_getfield(L, -1, "package") == LUA_TTABLE else { return }
         for (key, value) in [("path", Array(path)), ("cpath", Array(cpath))] {
             lua_getfield(L, -1, key)
-            let same = bytes(L, -1).map { $0.elementsEqual(value) } ?? false
+            let same = bytes(L, -1).map { Self.same($0, value) } ?? false
             clua_pop(L, 1)
             if same { continue }
             value.withUnsafeBytes { raw in

@@ -13,7 +13,7 @@ struct RuntimeEnv: Equatable {
     var luaPath: String?
     var luaCPath: String?
 
-    var isEmpty: Bool { self == RuntimeEnv() }
+    var isEmpty: Bool { workingDir == nil && envVars.isEmpty && luaPath == nil && luaCPath == nil }
 
     /// `self` with `other`'s keys over it.
     func merged(under other: RuntimeEnv) -> RuntimeEnv {

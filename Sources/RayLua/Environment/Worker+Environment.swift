@@ -10,18 +10,18 @@ extension Worker {
     /// Applies `task.environment` unless it is the one in place; a problem
     /// (a working directory that cannot be unpacked) fails the task.
     func applyEnvironment(of task: TaskSpec) throws(WorkingDirectory.Problem) {
-        let ids = task.environment
-        guard ids != appliedEnvironment, let first = ids.first else { return }
+        let environment = task.environment
+        guard environment != appliedEnvironment, let first = environment.blob else { return }
         guard let blob = environmentBlob(first), let parsed = CodeEnvironment.parse(blob) else {
             throw WorkingDirectory.Problem(description: "its code environment did not reach this node")
         }
         let L = ray.state.pointer
         var directory: String?
-        if ids.count > 1 {
-            guard let pack = runtime.functionCode(ids[1]) else {
+        if let packID = environment.workingDirectory {
+            guard let pack = runtime.functionCode(packID) else {
                 throw WorkingDirectory.Problem(description: "its working_dir did not reach this node")
             }
-            directory = try WorkingDirectory.materialize(ids[1], pack, cache: runtime.settings.workingDirectoryCache)
+            directory = try WorkingDirectory.materialize(packID, pack, cache: runtime.settings.workingDirectoryCache)
         }
         var path = Array(parsed.path)
         if let directory {
@@ -41,8 +41,8 @@ extension Worker {
         clua_set_task_environment(L)
         try changeDirectory(to: directory)
         ray.environment.inherited = RuntimeEnv(envVars: Dictionary(parsed.vars) { $1 })
-        ray.environment.inheritedWorkingDir = ids.count > 1 ? ids[1] : nil
-        appliedEnvironment = ids
+        ray.environment.inheritedWorkingDir = environment.workingDirectory
+        appliedEnvironment = environment
     }
 
     /// An environment blob, kept here after its first use (no lock per task).

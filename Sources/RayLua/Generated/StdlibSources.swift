@@ -22,6 +22,9 @@ local type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, 
       type, pairs, ipairs, select, error, setmetatable, getmetatable, tostring, rawget, rawset
 local next = next
 local concat, tointeger, min, max, byte, rawequal = table.concat, math.tointeger, math.min, math.max, string.byte, rawequal
+-- The libraries' functions the module calls, taken now: a task that changes
+-- string or math on its worker cannot break the module for later tasks.
+local gsub, find = string.gsub, string.find
 
 local ray = {}
 
@@ -40,7 +43,7 @@ function Error.__tostring(e)
     for _, name in ipairs(e.through) do parts[#parts + 1] = "\n  passed through task '" .. tostring(name) .. "'" end
   end
   if type(e.traceback) == "string" then
-    local body = e.traceback:gsub("^stack traceback:\n", "")
+    local body = gsub(e.traceback, "^stack traceback:\n", "")
     parts[#parts + 1] = "\ntraceback of " .. (e.task and ("task '" .. tostring(e.task) .. "'") or "the task") .. ":\n" .. body
   end
   return concat(parts)
@@ -113,7 +116,7 @@ local function check_runtime_env(env, what, level)
     end
   end
   for name, value in pairs(env.env_vars or {}) do
-    if type(name) ~= "string" or not name:find("^[%a_][%w_]*$") or type(value) ~= "string" then
+    if type(name) ~= "string" or not find(name, "^[%a_][%w_]*$") or type(value) ~= "string" then
       error(what .. ": runtime_env.env_vars must map variable names to strings (" .. tostring(name) .. ")", level + 1)
     end
   end
@@ -707,7 +710,8 @@ local ray, _ray = ...
 
 local type, error, pairs, ipairs, tostring, getmetatable, setmetatable =
       type, error, pairs, ipairs, tostring, getmetatable, setmetatable
-local format, rep, floor, huge = string.format, string.rep, math.floor, math.huge
+local format, rep, floor, huge, max = string.format, string.rep, math.floor, math.huge, math.max
+local stderr = io.stderr
 
 local util = {}
 
@@ -781,7 +785,7 @@ function Bar:draw(final)
   if not final and now - self.drawn < REDRAW then return end
   self.drawn = now
   self.finished = final
-  io.stderr:write("\r", self:line(now, final), "\27[K", final and "\n" or "")
+  stderr:write("\r", self:line(now, final), "\27[K", final and "\n" or "")
 end
 
 -- Refs in completion order ----------------------------------------------------
@@ -940,7 +944,7 @@ function util.get_with_progress(refs, timeout, desc)
   local bar = new_bar(type(desc) == "string" and desc or "ray.get", total)
   local _ <close> = setmetatable({}, { __close = function() if bar then bar:draw(true) end end })
   local function wait_timeout()
-    local left = deadline and math.max(0, deadline - ray.now())
+    local left = deadline and max(0, deadline - ray.now())
     if bar and (not left or left > 1) then return 1 end
     return left
   end
