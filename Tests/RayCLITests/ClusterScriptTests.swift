@@ -85,33 +85,21 @@ struct ClusterScriptTests {
         let cluster = TestCluster()
         let head = try cluster.ray(["start", "--head", "--port", "0", "--num-cpus", "1"])
         let address = try #require(TestCluster.match(#"head node at (\S+) "#, in: head.stdout), "\(head.stderr)")
-        for _ in 0..<3 {
-            let worker = try cluster.ray(["start", "--address", address, "--num-cpus", "1", "--resources", #"{"crashy": 1}"#])
-            try #require(worker.status == 0, "\(worker.stderr)")
-        }
+        let crashy = ["--num-cpus", "1", "--resources", #"{"crashy": 1}"#]
+        try cluster.startWorkers(3, joining: address, crashy)
         let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/crash_containment.lua").path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "crasher stopped after two nodes\nthe cluster lives on\n", "\(result.stdout)")
-        var status = ""
-        for _ in 0..<100 {  // the head sees the dead nodes' connections close
-            status = try cluster.ray(["status"]).stdout
-            if status.contains("Nodes: 2 alive, 2 dead") { break }
-        }
+        var status = try cluster.status(eventually: "Nodes: 2 alive, 2 dead")
         #expect(status.contains("Nodes: 2 alive, 2 dead"), "\(status)")
 
         // An actor whose init kills its node, with unlimited restarts, stops after two more.
-        for _ in 0..<2 {
-            let worker = try cluster.ray(["start", "--address", address, "--num-cpus", "1", "--resources", #"{"crashy": 1}"#])
-            try #require(worker.status == 0, "\(worker.stderr)")
-        }
+        try cluster.startWorkers(2, joining: address, crashy)
         let actor = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/crash_actor.lua").path])
         #expect(actor.status == 0, "\(actor.stderr)")
         #expect(actor.stdout == "crashing actor stopped\nthe cluster lives on\n", "\(actor.stdout)")
         #expect(actor.stderr.contains("is not created again: 2 nodes died under it"), "\(actor.stderr)")
-        for _ in 0..<100 {
-            status = try cluster.ray(["status"]).stdout
-            if status.contains("Nodes: 2 alive, 4 dead") { break }
-        }
+        status = try cluster.status(eventually: "Nodes: 2 alive, 4 dead")
         #expect(status.contains("Nodes: 2 alive, 4 dead"), "\(status)")
     }
 

@@ -29,6 +29,26 @@ final class TestCluster {
         return String(text[range])
     }
 
+    /// Starts `count` worker nodes that join `address`, with `extra` options.
+    func startWorkers(_ count: Int, joining address: String, _ extra: [String] = [],
+                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for _ in 0..<count {
+            let worker = try ray(["start", "--address", address] + extra, sourceLocation: sourceLocation)
+            try #require(worker.status == 0, "\(worker.stderr)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// `ray status` once it contains `text` (the head sees closed connections
+    /// a moment after they close), or its last output after 100 tries.
+    func status(eventually text: String) throws -> String {
+        var status = ""
+        for _ in 0..<100 {
+            status = try ray(["status"]).stdout
+            if status.contains(text) { break }
+        }
+        return status
+    }
+
     var logs: String {
         let dir = session.appendingPathComponent("logs")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
