@@ -36,6 +36,14 @@ if wants micro; then
     quiesce
     echo "running ours ..." >&2
     TESTS_TO_SKIP="$skip" "$ours" microbenchmark >"$work/ours.txt"
+    # A side without a single row is a failed run, not a table of dashes.
+    for side in ray ours; do
+        if ! grep -q " per second " "$work/$side.txt"; then
+            echo "error: the $side microbenchmark produced no rows; its output:" >&2
+            cat "$work/$side.txt" "$work/$side.err" 2>/dev/null | tail -40 >&2
+            exit 1
+        fi
+    done
 fi
 
 wants workloads && echo "running the workloads ..." >&2
@@ -45,6 +53,12 @@ wants workloads && for w in ${WORKLOADS:-fib wordcount bigobject}; do
     quiesce
     "$venv/bin/ray" stop --force >/dev/null 2>&1 || true
     "$ours" scripts/bench/workloads.lua "$w" >"$work/ours-$w.txt"
+    for side in ray ours; do
+        if [ ! -s "$work/$side-$w.txt" ]; then
+            echo "error: the $side side of workload '$w' produced no row" >&2
+            exit 1
+        fi
+    done
 done
 best() {  # best wall time of 3 runs of a command, in seconds
     local b=""
