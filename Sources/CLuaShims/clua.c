@@ -371,9 +371,12 @@ static int guarded_debug_call(lua_State *L) {
     return lua_gettop(L);
 }
 
+static void guard_debug_metatables(lua_State *L, int debug);
+
 void clua_guard_debug_library(lua_State *L) {
     lua_getglobal(L, "debug");
     if (lua_type(L, -1) == LUA_TTABLE) {
+        guard_debug_metatables(L, lua_gettop(L));
         static const char *const guarded[] = { "setupvalue", "upvaluejoin" };
         for (size_t i = 0; i < sizeof guarded / sizeof guarded[0]; i++) {
             lua_getfield(L, -1, guarded[i]);
@@ -890,4 +893,69 @@ void clua_install_environment_functions(lua_State *L) {
         lua_pushcfunction(L, functions[i].f);
         lua_setglobal(L, functions[i].name);
     }
+}
+
+/* ---- the runtime's metatables are out of the debug library's reach -------- */
+
+/* Whether the table at idx is a metatable of the runtime's: the one every
+ * ObjectRef shares, the one every task environment shares (ENV_MARK), or a
+ * read-only view's of ray, ray.util or ray.core. A task that changed one
+ * (cleared the refs' __gc, the environments' __index) broke every later
+ * task on its worker. */
+static int is_runtime_metatable(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    luaL_getmetatable(L, "ray.ObjectRef");
+    int ours = lua_rawequal(L, -1, idx);
+    lua_pop(L, 1);
+    if (ours) return 1;
+    lua_pushstring(L, ENV_MARK);
+    ours = lua_rawget(L, idx) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (ours) return 1;
+    lua_pushliteral(L, "__metatable");
+    if (lua_rawget(L, idx) == LUA_TSTRING) {
+        const char *name = lua_tostring(L, -1);
+        ours = strcmp(name, "ray") == 0 || strcmp(name, "ray.util") == 0 || strcmp(name, "ray.core") == 0;
+    }
+    lua_pop(L, 1);
+    return ours;
+}
+
+/* debug.getmetatable: a runtime metatable answers as getmetatable does
+ * (its __metatable field, or nil); any other as Lua's. */
+static int guarded_getmetatable(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (lua_getmetatable(L, 1) && is_runtime_metatable(L, -1)) {
+        lua_pushliteral(L, "__metatable");
+        lua_rawget(L, -2);
+        return 1;
+    }
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+/* debug.setmetatable: refused on a value that has a runtime metatable. */
+static int guarded_setmetatable(lua_State *L) {
+    luaL_checkany(L, 1);
+    if (lua_getmetatable(L, 1)) {
+        int ours = is_runtime_metatable(L, -1);
+        lua_pop(L, 1);
+        if (ours) return luaL_error(L, "debug.setmetatable: the ray runtime's metatables cannot be changed");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void guard_debug_metatables(lua_State *L, int debug) {
+    lua_getfield(L, debug, "getmetatable");
+    lua_pushcclosure(L, guarded_getmetatable, 1);
+    lua_setfield(L, debug, "getmetatable");
+    lua_getfield(L, debug, "setmetatable");
+    lua_pushcclosure(L, guarded_setmetatable, 1);
+    lua_setfield(L, debug, "setmetatable");
 }

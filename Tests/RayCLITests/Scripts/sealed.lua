@@ -14,7 +14,13 @@ local attack = ray.remote(function(kind)
   elseif kind == "util" then
     assert(not pcall(function() ray.util.progress = nil end))
   elseif kind == "refs" then
-    assert(getmetatable(ray.put(1)) == "ObjectRef", "the refs' metatable is out of reach")
+    local ref = ray.put(1)
+    assert(getmetatable(ref) == "ObjectRef", "the refs' metatable is out of reach")
+    assert(debug.getmetatable(ref) == "ObjectRef", "also through the debug library")
+    assert(not pcall(debug.setmetatable, ref, nil))
+  elseif kind == "environment" then
+    assert(debug.getmetatable(_G) == nil, "the environments' shared metatable is out of reach")
+    assert(not pcall(debug.setmetatable, _G, {}))
   end
   return kind
 end)
@@ -24,7 +30,7 @@ local probe = ray.remote(function()
   for _ in pairs(ray) do n = n + 1 end
   return ray.get(ray.put(7)) + nested == 15 and type(ray.util.progress) == "function" and n > 10
 end)
-for _, kind in ipairs({ "assign", "rawset", "core", "util", "refs" }) do
+for _, kind in ipairs({ "assign", "rawset", "core", "util", "refs", "environment" }) do
   assert(ray.get(attack.remote(kind)) == kind)
   for _ = 1, 2 do assert(ray.get(probe.remote()), "ray still works after '" .. kind .. "'") end
 end
