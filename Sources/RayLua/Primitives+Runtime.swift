@@ -26,15 +26,10 @@ extension Primitives {
                     return fail(L, "ray.init: resources cannot be given when attaching to a cluster (its nodes declare theirs: ray start --resources)")
                 }
                 clua_pop(L, 1)
-                var asked: [String: Double] = [:]
-                lua_pushnil(L)
-                while lua_next(L, -2) != 0 {
-                    guard lua_type(L, -2) == LUA_TSTRING, let name = string(L, -2), lua_type(L, -1) == LUA_TNUMBER,
-                          clua_tonumber(L, -1) >= 0 else {
-                        return fail(L, "ray.init: resources must be given as name = amount pairs (amounts not negative)")
-                    }
-                    asked[name] = clua_tonumber(L, -1)
-                    clua_pop(L, 1)
+                var asked: [String: Double]
+                switch readResources(L, at: lua_gettop(L)) {
+                case .failure(let problem): return fail(L, "ray.init: \(problem.description)")
+                case .success(let resources): asked = resources
                 }
                 if let cpus = asked.removeValue(forKey: "CPU"), cpus != ray.runtime.settings.numCPUs {
                     return fail(L, "ray.init: a runtime is already running with num_cpus = \(format(ray.runtime.settings.numCPUs)) (resources ask for CPU = \(format(cpus)))")

@@ -277,19 +277,13 @@ enum Primitives {
 
     /// Reads `resources` and `scheduling_strategy` from `options` (the Lua
     /// side checked their types); a message for what is malformed.
-    static func readPlacement(_ L: OpaquePointer, options: Int32) -> Result<Placement, ClusterLinkError> {
+    static func readPlacement(_ L: OpaquePointer, options: Int32) -> Result<Placement, ArgumentProblem> {
         defer { lua_settop(L, options) }
         var placement = Placement()
         if lua_getfield(L, options, "resources") == LUA_TTABLE {
-            let table = lua_gettop(L)
-            lua_pushnil(L)
-            while lua_next(L, table) != 0 {
-                defer { clua_pop(L, 1) }
-                guard lua_type(L, -2) == LUA_TSTRING, let name = string(L, -2), lua_type(L, -1) == LUA_TNUMBER,
-                      clua_tonumber(L, -1) >= 0 else {
-                    return .failure(ClusterLinkError("resources must be given as name = amount pairs (amounts not negative)"))
-                }
-                placement.resources[name] = clua_tonumber(L, -1)
+            switch readResources(L, at: lua_gettop(L)) {
+            case .failure(let problem): return .failure(problem)
+            case .success(let resources): placement.resources = resources
             }
         }
         lua_settop(L, options)
@@ -304,13 +298,29 @@ enum Primitives {
             lua_getfield(L, strategy, "soft")
             let soft = lua_toboolean(L, -1) != 0
             guard lua_getfield(L, strategy, "node_id") == LUA_TSTRING, let node = string(L, -1) else {
-                return .failure(ClusterLinkError("scheduling_strategy = { node_id = ID, soft = boolean } needs a node_id string"))
+                return .failure(ArgumentProblem("scheduling_strategy = { node_id = ID, soft = boolean } needs a node_id string"))
             }
             placement.strategy = .node(node.lowercased(), soft: soft)
         default:
             break
         }
         return .success(placement)
+    }
+
+    /// A `resources` table (name = amount, amounts not negative). [-0, +0]
+    static func readResources(_ L: OpaquePointer, at table: Int32) -> Result<[String: Double], ArgumentProblem> {
+        var resources: [String: Double] = [:]
+        lua_pushnil(L)
+        while lua_next(L, table) != 0 {
+            guard lua_type(L, -2) == LUA_TSTRING, let name = string(L, -2), lua_type(L, -1) == LUA_TNUMBER,
+                  clua_tonumber(L, -1) >= 0 else {
+                clua_pop(L, 2)
+                return .failure(ArgumentProblem("resources must be given as name = amount pairs (amounts not negative)"))
+            }
+            resources[name] = clua_tonumber(L, -1)
+            clua_pop(L, 1)
+        }
+        return .success(resources)
     }
 
     static func format(_ value: Double) -> String {
