@@ -24,20 +24,22 @@ let package = Package(
         .systemLibrary(name: "CEditline", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         // The REPL's C side of libedit: its global settings and the callback-driven line reader.
         .target(name: "CLineEdit", dependencies: ["CEditline", "CLuaShims"]),
+        // The runtime's C support, no Lua in it: the large-block cache, a spin-wait hint.
+        .target(name: "CRaySupport"),
         // C shims: the Lua macros Swift cannot import, and every call that can raise or yield.
-        .target(name: "CLuaShims", dependencies: ["CLua"]),
+        .target(name: "CLuaShims", dependencies: ["CLua", "CRaySupport"]),
         // Safe Swift over the Lua C API; knows nothing about Ray.
         .target(name: "LuaKit", dependencies: ["CLua", "CLuaShims"]),
         // The value codec: any Lua value, closures included, to bytes and back.
-        .target(name: "LuaCodec", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
+        .target(name: "LuaCodec", dependencies: ["LuaKit", "CLua", "CLuaShims", "CRaySupport"]),
         // The runtime's core: IDs, objects, references, scheduling. No Lua, no sockets.
-        .target(name: "RayCore"),
+        .target(name: "RayCore", dependencies: ["CRaySupport"]),
         // The `ray` Lua module and the thread runtime: workers, tasks, ObjectRefs.
         .target(name: "RayLua", dependencies: ["RayCore", "LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
         // The cluster: framing and messages over TCP (SwiftNIO), the head's
         // directory, node processes (docs/cluster-protocol.md).
         .target(name: "RayCluster", dependencies: [
-            "RayCore", "RayLua", "CLuaShims",
+            "RayCore", "RayLua", "CRaySupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -66,7 +68,7 @@ let package = Package(
         // Opens pseudo-terminals for the REPL tests (Swift's Glibc lacks posix_openpt).
         .target(name: "CPty", path: "Tests/CPty"),
         .testTarget(name: "RayCLITests", dependencies: ["ray", "SwiftRay", "CPty", "CProcess"], exclude: ["Scripts"]),
-        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims"]),
+        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "CLuaShims", "CRaySupport"]),
         .testTarget(name: "LuaCodecTests", dependencies: ["LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
         // libFuzzer targets over the frame, message and value decoders (scripts/fuzz/README.md).
         // Built as a fuzzer only with -DSWIFTRAY_FUZZ -sanitize=fuzzer (scripts/fuzz/build.sh);

@@ -14,15 +14,15 @@ int clua_buf_grow(clua_Buf *b, size_t extra) {
     if (cap < 64) cap = 64;
     if (cap < need) cap = need;  /* one big reserve (a long string) takes just what it needs */
     unsigned char *p;
-    if (cap < CLUA_BIG_THRESHOLD) {
+    if (cap < RAY_BIG_THRESHOLD) {
         p = realloc(b->data, cap);
         if (!p) { b->failed = 1; return 0; }
     } else {
-        p = clua_big_alloc(cap);
+        p = ray_big_alloc(cap);
         if (!p) { b->failed = 1; return 0; }
-        cap = clua_big_capacity(p);
+        cap = ray_big_capacity(p);
         if (b->data) memcpy(p, b->data, b->len);
-        if (b->cap >= CLUA_BIG_THRESHOLD) clua_big_free(b->data); else free(b->data);
+        if (b->cap >= RAY_BIG_THRESHOLD) ray_big_free(b->data); else free(b->data);
     }
     b->data = p;
     b->cap = cap;
@@ -30,7 +30,7 @@ int clua_buf_grow(clua_Buf *b, size_t extra) {
 }
 
 void clua_buf_free(clua_Buf *b) {
-    if (b->cap >= CLUA_BIG_THRESHOLD) clua_big_free(b->data); else free(b->data);
+    if (b->cap >= RAY_BIG_THRESHOLD) ray_big_free(b->data); else free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
     b->failed = 0;

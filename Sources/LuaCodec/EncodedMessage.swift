@@ -1,7 +1,8 @@
 import CLuaShims
+import CRaySupport
 
 /// An encoded message as the encoder produced it: small messages in an
-/// array; large ones (from `CLUA_BIG_THRESHOLD`, 1 MiB) in the block the
+/// array; large ones (from `RAY_BIG_THRESHOLD`, 1 MiB) in the block the
 /// encoder wrote them to, handed over without a copy.
 public enum EncodedMessage: Sendable {
     case array([UInt8])
@@ -16,18 +17,18 @@ public enum EncodedMessage: Sendable {
     }
 }
 
-/// Bytes in a large block (`clua_big_alloc`), immutable once made and
+/// Bytes in a large block (`ray_big_alloc`), immutable once made and
 /// returned to the block cache when the last reference goes.
 public final class LargeBlock: @unchecked Sendable {
     /// Valid for the life of the block; never written after init.
     public let bytes: UnsafeRawBufferPointer
 
-    /// Takes ownership of `data`, a block from `clua_big_alloc`.
+    /// Takes ownership of `data`, a block from `ray_big_alloc`.
     init(adopting data: UnsafeMutablePointer<UInt8>, count: Int) {
         bytes = UnsafeRawBufferPointer(start: data, count: count)
     }
 
     deinit {
-        clua_big_free(UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+        ray_big_free(UnsafeMutableRawPointer(mutating: bytes.baseAddress))
     }
 }

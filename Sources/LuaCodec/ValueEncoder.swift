@@ -86,7 +86,7 @@ struct ValueEncoder {
             resetScratch()
             // Never keep a big buffer between messages (after a failed or a
             // small message): a later small message must not be handed it.
-            if buffer.pointee.cap >= CLUA_BIG_THRESHOLD { clua_buf_free(buffer) }
+            if buffer.pointee.cap >= RAY_BIG_THRESHOLD { clua_buf_free(buffer) }
         }
         buffer.pointee.len = 0
         buffer.pointee.failed = 0
@@ -113,7 +113,7 @@ struct ValueEncoder {
             clua_buf_free(buffer)
             throw LuaCodecError(.limitExceeded, "could not be encoded: out of memory")
         }
-        if buffer.pointee.len >= CLUA_BIG_THRESHOLD {
+        if buffer.pointee.len >= RAY_BIG_THRESHOLD {
             // A large message keeps the block it was written to: no copy.
             let block = LargeBlock(adopting: buffer.pointee.data, count: buffer.pointee.len)
             buffer.pointee = clua_Buf(data: nil, len: 0, cap: 0, failed: 0)

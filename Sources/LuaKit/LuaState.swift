@@ -33,7 +33,7 @@ public final class LuaState {
             fatalError("luaL_newstate failed: out of memory")
         }
         // Large blocks (big strings) come from a cache of mappings that are
-        // already faulted in; see clua_bigmem.c.
+        // already faulted in; see CRaySupport's blocks.c.
         lua_setallocf(L, clua_alloc, nil)
         pointer = L
         owner.store(pthread_self(), ordering: .relaxed)

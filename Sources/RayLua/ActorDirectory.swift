@@ -187,9 +187,7 @@ final class ActorDirectory: Sendable {
             guard let actor = table.byID[id], actor.death == nil,
                   incarnation == nil || actor.creation.id == incarnation else { return nil }
             let old = (actor.incarnation, Array(actor.queue.elements), actor.options, actor.classRefs)
-            var fields = [("type", "ActorDiedError"), ("message", "\(actor.label) died: \(reason)")]
-            if let cause { fields.append(("cause", cause)) }
-            actor.death = StoredObject(bytes: LuaCodec.message(stringTable: fields), isError: true)
+            actor.death = StoredObject(error: RayError(.actorDied, "\(actor.label) died: \(reason)", cause: cause))
             actor.queue = FIFO()
             actor.running = [:]
             actor.heldCPUs = 0
@@ -228,12 +226,10 @@ final class ActorDirectory: Sendable {
     func stoppedCallError(_ id: ActorID) -> StoredObject {
         actors.withLock { table in
             guard let actor = table.byID[id] else {
-                return StoredObject(bytes: LuaCodec.message(stringTable: [("type", "ActorDiedError"), ("message", "no actor \(id.hex) on this node")]), isError: true)
+                return StoredObject(error: RayError(.actorDied, "no actor \(id.hex) on this node"))
             }
-            return actor.death ?? StoredObject(bytes: LuaCodec.message(stringTable: [
-                ("type", "ActorDiedError"),
-                ("message", "\(actor.label) was restarted (ray.kill with no_restart = false) while this call ran; max_task_retries did not allow running it again"),
-            ]), isError: true)
+            return actor.death ?? StoredObject(error: RayError(.actorDied,
+                "\(actor.label) was restarted (ray.kill with no_restart = false) while this call ran; max_task_retries did not allow running it again"))
         }
     }
 
@@ -257,7 +253,7 @@ final class ActorDirectory: Sendable {
         guard let id = call.actorID else { return }
         let death: StoredObject? = actors.withLock { table in
             guard let actor = table.byID[id] else {
-                return StoredObject(bytes: LuaCodec.message(stringTable: [("type", "ActorDiedError"), ("message", "no actor \(id.hex) on this node")]), isError: true)
+                return StoredObject(error: RayError(.actorDied, "no actor \(id.hex) on this node"))
             }
             if let death = actor.death { return death }
             if atFront { actor.queue.prepend(call) } else { actor.queue.append(call) }

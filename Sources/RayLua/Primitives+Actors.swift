@@ -58,12 +58,12 @@ extension Primitives {
             try ray.codec.encode(valueAt: at, label: "the actor class")
         }) {
         case .success(let code): classCode = code
-        case .failure(let error): return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
+        case .failure(let error): return raise(L, ray, .serialization, "remote: \(error.message)")
         }
         let classRefs = ray.collectedRefs
         switch encodeArguments(L, ray, first: 3, count: arguments) {
         case .failure(let error):
-            return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
+            return raise(L, ray, .serialization, "remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
             let id = ActorID.next()
             var creation = TaskSpec(id: TaskID.next(), name: "\(className).init", kind: .actorCreation(id, classCode: classCode),
@@ -109,7 +109,7 @@ extension Primitives {
         if let failure = reserveReturns(L, numReturns, what: "\(method).remote") { return failure }
         switch encodeArguments(L, ray, first: 4, count: lua_gettop(L) - 3) {
         case .failure(let error):
-            return raise(L, ray, type: "SerializationError", "\(method).remote: \(error.message)")
+            return raise(L, ray, .serialization, "\(method).remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
             let returns = expectReturns(ray, count: numReturns, holding: contained)
             let call = TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),

@@ -67,15 +67,15 @@ extension Primitives {
             // Wait for all of them at once: one wake-up, not one per object.
             switch await_(L, ray, on: missingIDs, until: .all, timeout: timeout) {
             case .yield: return CLUA_YIELD
-            case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
-            case .lost(let id): return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed: no reference to it remained")
+            case .cancelled: return raise(L, ray, .taskCancelled, "this task was cancelled")
+            case .lost(let id): return raise(L, ray, .objectLost, "object \(id.hex) was freed: no reference to it remained")
             case .interrupted:
                 // Ctrl-C in an interactive session: the tasks it waited for
                 // are cancelled too, or a runaway one would hold its CPU.
                 for id in missingIDs { ray.runtime.cancel(returning: id, recursive: true) }
                 return fail(L, "interrupted!")
             case .timedOut:
-                return raise(L, ray, type: "GetTimeoutError", "ray.get timed out after \(format(timeout ?? 0)) s waiting for \(missing.hex)")
+                return raise(L, ray, .getTimeout, "ray.get timed out after \(format(timeout ?? 0)) s waiting for \(missing.hex)")
             case .ready:
                 objects = store.objects(ids)
             }
@@ -87,12 +87,12 @@ extension Primitives {
         }
         for (i, id) in ids.enumerated() {
             guard let object = objects[i] else {
-                return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed")
+                return raise(L, ray, .objectLost, "object \(id.hex) was freed")
             }
             do throws(LuaCodecError) {
                 try ray.push(object, on: L)
             } catch {
-                return raise(L, ray, type: "SerializationError", "ray.get: \(error.message)")
+                return raise(L, ray, .serialization, "ray.get: \(error.message)")
             }
             if object.isError { return CLUA_RAISE }
             if !single { lua_rawseti(L, -2, lua_Integer(i + 1)) }
@@ -210,8 +210,8 @@ extension Primitives {
             let missing = ids.indices.filter { !readySet.contains($0) }.map { ids[$0] }
             switch await_(L, ray, on: missing, until: .any, timeout: timeout) {
             case .yield: return CLUA_YIELD
-            case .cancelled: return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
-            case .lost(let id): return raise(L, ray, type: "ObjectLostError", "object \(id.hex) was freed: no reference to it remained")
+            case .cancelled: return raise(L, ray, .taskCancelled, "this task was cancelled")
+            case .lost(let id): return raise(L, ray, .objectLost, "object \(id.hex) was freed: no reference to it remained")
             case .interrupted: return fail(L, "interrupted!")
             case .timedOut:
                 return pushWaitResult(L, store.readyPositions(ids, limit: wanted), count: ids.count)
@@ -253,7 +253,7 @@ extension Primitives {
             try ray.makeObject(valueAt: at, label: "the value")
         }
         guard case .success(let object) = made else {
-            if case .failure(let error) = made { return raise(L, ray, type: "SerializationError", "ray.put: \(error.message)") }
+            if case .failure(let error) = made { return raise(L, ray, .serialization, "ray.put: \(error.message)") }
             return CLUA_RAISE
         }
         let id = ray.runtime.store.put(object)

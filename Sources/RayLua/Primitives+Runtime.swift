@@ -196,7 +196,7 @@ extension Primitives {
         let seconds = clua_tonumber(L, 1)
         if let worker = ray.worker, worker.currentMustStop {
             worker.current?.waiting = false
-            return raise(L, ray, type: "TaskCancelledError", "this task was cancelled")
+            return raise(L, ray, .taskCancelled, "this task was cancelled")
         }
         if let worker = ray.worker, worker.canYield(L), let run = worker.current {
             if !run.waiting {

@@ -51,9 +51,8 @@ enum Primitives {
     }
 
     /// Pushes a Ray error table (`type`, `message`) with the error metatable; returns CLUA_RAISE.
-    static func raise(_ L: OpaquePointer, _ ray: RayLuaState, type: String, _ message: String) -> Int32 {
-        let object = ray.makeError(type: type, message: message)
-        if (try? ray.push(object, on: L)) == nil { lua_pushstring(L, "\(type): \(message)") }
+    static func raise(_ L: OpaquePointer, _ ray: RayLuaState, _ code: RayError.Code, _ message: String) -> Int32 {
+        ray.pushError(RayError(code, message), on: L)
         return CLUA_RAISE
     }
 
@@ -172,7 +171,7 @@ enum Primitives {
                     lua_pushnil(L)
                     lua_setfield(L, shared, "fh")
                 }
-                if case .failure(let error) = encoded { return raise(L, ray, type: "SerializationError", "remote: \(error.message)") }
+                if case .failure(let error) = encoded { return raise(L, ray, .serialization, "remote: \(error.message)") }
                 return CLUA_RAISE
             }
             // ObjectRefs captured by the function live as long as it is
@@ -191,7 +190,7 @@ enum Primitives {
         }
         switch encodeArguments(L, ray, first: 2, count: arguments) {
         case .failure(let error):
-            return raise(L, ray, type: "SerializationError", "remote: \(error.message)")
+            return raise(L, ray, .serialization, "remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
             let returns = expectReturns(ray, count: numReturns, holding: contained)
             var task = TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID!), arguments: message,

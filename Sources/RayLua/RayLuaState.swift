@@ -142,6 +142,7 @@ public final class RayLuaState {
 
     /// The `message` field of an error object, for other errors that cite it.
     func messageOf(_ object: StoredObject) throws -> String {
+        if let error = object.rayError { return error.message }
         let L = state.pointer
         try decode(object)
         defer { clua_pop(L, 1) }
@@ -178,9 +179,13 @@ public final class RayLuaState {
     }
 
     /// Pushes the value of a stored object onto `L` (an error object gets
-    /// the error metatable). [-0, +1]
+    /// the error metatable; a runtime error becomes its Lua table here). [-0, +1]
     func push(_ object: StoredObject, on L: OpaquePointer) throws(LuaCodecError) {
         let main = state.pointer
+        if let error = object.rayError {
+            pushError(error, on: L)
+            return
+        }
         try decode(object)
         if object.isError && errorMetatable != LUA_NOREF && lua_type(main, -1) == LUA_TTABLE {
             lua_rawgeti(main, CLUA_REGISTRYINDEX, lua_Integer(errorMetatable))
@@ -189,12 +194,27 @@ public final class RayLuaState {
         if L != main { lua_xmove(main, L, 1) }
     }
 
-    /// A Ray error object: `{ type, message, task, traceback }`.
-    func makeError(type: String, message: String, task: String? = nil, traceback: String? = nil) -> StoredObject {
-        var fields = [("type", type), ("message", message)]
-        if let task { fields.append(("task", task)) }
-        if let traceback { fields.append(("traceback", traceback)) }
-        return StoredObject(bytes: LuaCodec.message(stringTable: fields), isError: true)
+    /// Pushes a runtime error as the API's error table: `{type, message,
+    /// task, traceback, cause}` with the error metatable. The one place a
+    /// RayError becomes a Lua value. [-0, +1]
+    func pushError(_ error: RayError, on L: OpaquePointer) {
+        _ = lua_checkstack(L, 3)  // fails only at Lua's stack limit, which callers check first
+        lua_createtable(L, 0, 5)
+        for (key, value) in [("type", error.code.name), ("message", error.message), ("task", error.task),
+                             ("traceback", error.traceback), ("cause", error.cause)] {
+            guard let value else { continue }
+            lua_pushstring(L, value)
+            lua_setfield(L, -2, key)
+        }
+        if errorMetatable != LUA_NOREF {
+            lua_rawgeti(L, CLUA_REGISTRYINDEX, lua_Integer(errorMetatable))
+            lua_setmetatable(L, -2)
+        }
+    }
+
+    /// A runtime error as an object, for a task's returns.
+    func makeError(_ code: RayError.Code, _ message: String, task: String? = nil) -> StoredObject {
+        StoredObject(error: RayError(code, message, task: task))
     }
 
     /// The error a failed task's coroutine raised, as an object: a Ray error
@@ -225,7 +245,7 @@ public final class RayLuaState {
         clua_pop(L, 1)
         lua_createtable(L, 0, 5)
         let table = lua_gettop(L)
-        for (key, value) in [("type", "RayTaskError"), ("message", message), ("task", task.name)] {
+        for (key, value) in [("type", RayError.Code.taskError.name), ("message", message), ("task", task.name)] {
             lua_pushstring(L, value)
             lua_setfield(L, table, key)
         }
@@ -239,7 +259,7 @@ public final class RayLuaState {
         lua_pushnil(L)
         lua_setfield(L, table, "cause")  // the raised value cannot travel: drop it
         return (try? makeObject(valueAt: table, label: "error", isError: true))
-            ?? makeError(type: "RayTaskError", message: message, task: task.name)
+            ?? makeError(.taskError, message, task: task.name)
     }
 
     /// Whether the value at `index` is a table carrying the Ray error metatable.
@@ -264,11 +284,11 @@ public final class RayLuaState {
         do {
             count = try codec.decode(task.arguments)
         } catch {
-            throw TaskFailure.error(makeError(type: "SerializationError", message: "the arguments could not be decoded: \(error.message)", task: task.name))
+            throw TaskFailure.error(makeError(.serialization, "the arguments could not be decoded: \(error.message)", task: task.name))
         }
         for (position, id) in task.topLevelRefs {
             guard let object = runtime.store.object(id) else {
-                throw TaskFailure.error(makeError(type: "ObjectLostError", message: "argument \(position) (\(id.hex)) is gone", task: task.name))
+                throw TaskFailure.error(makeError(.objectLost, "argument \(position) (\(id.hex)) is gone", task: task.name))
             }
             if object.isError { throw TaskFailure.error(object) }
             try push(object, on: L)
@@ -287,7 +307,7 @@ public final class RayLuaState {
         let wanted = Int32(clamping: task.returnIDs.count)
         let kept = min(count, wanted)
         guard lua_checkstack(L, wanted + 1) != 0 else {
-            return .error(makeError(type: "RayTaskError", message: "num_returns = \(wanted) is more than a Lua stack can hold", task: task.name))
+            return .error(makeError(.taskError, "num_returns = \(wanted) is more than a Lua stack can hold", task: task.name))
         }
         clua_pop(co, count - kept)
         lua_xmove(co, L, kept)
@@ -299,7 +319,7 @@ public final class RayLuaState {
                 objects.append(try makeObject(valueAt: base + 1 + Int32(i), label: "return value \(i + 1)"))
             } catch {
                 for object in objects { for id in object.contained { runtime.store.removeReference(id) } }
-                return .error(makeError(type: "SerializationError", message: error.message, task: task.name))
+                return .error(makeError(.serialization, error.message, task: task.name))
             }
         }
         for (id, object) in zip(task.returnIDs, objects) { runtime.store.fulfill(id, with: object) }

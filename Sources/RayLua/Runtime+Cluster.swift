@@ -92,7 +92,7 @@ extension Runtime {
         case .actorCreation:
             // Actors come with `hostActorForPeer` (their options and name);
             // a creation sent as a plain task is refused, not half-run.
-            let refused = Runtime.taskError(task, type: "RayTaskError", "an actor's creation cannot be sent as a task")
+            let refused = StoredObject(error: RayError(.taskError, of: task, "an actor's creation cannot be sent as a task"))
             for id in task.returnIDs { store.fulfill(id, with: refused) }
             for ref in task.argumentRefs { store.removeReference(ref) }
         }
@@ -135,32 +135,12 @@ extension Runtime {
         store.fulfill(id, with: object)
     }
 
-    /// The error an object that cannot be had is replaced with.
-    public static func lostObject(_ id: ObjectID, _ reason: String) -> StoredObject {
-        StoredObject(bytes: LuaCodec.message(stringTable: [
-            ("type", "ObjectLostError"), ("message", "object \(id.hex) is lost: \(reason)"),
-        ]), isError: true)
-    }
-
-    /// An error for `task`'s returns.
-    public static func taskError(_ task: TaskSpec, type: String, _ message: String) -> StoredObject {
-        StoredObject(bytes: LuaCodec.message(stringTable: [("type", type), ("message", "\(task.name): \(message)"), ("task", task.name)]),
-                     isError: true)
-    }
-
-    /// The error of work lost with the node that ran it.
-    public static func nodeDied(_ task: TaskSpec, _ reason: String) -> StoredObject {
-        StoredObject(bytes: LuaCodec.message(stringTable: [
-            ("type", task.actorID == nil ? "NodeDiedError" : "ActorDiedError"),
-            ("message", "\(task.name): \(reason)"), ("task", task.name),
-        ]), isError: true)
-    }
-
     /// Drops the references a task placed on another node held on its
     /// arguments (it ended there), or fails its returns with `error` first.
-    public func endPlaced(_ task: TaskSpec, failing error: StoredObject? = nil) {
+    public func endPlaced(_ task: TaskSpec, failing error: RayError? = nil) {
         if let error {
-            for id in task.returnIDs { store.fulfill(id, with: error) }
+            let object = StoredObject(error: error)
+            for id in task.returnIDs { store.fulfill(id, with: object) }
         }
         for ref in task.argumentRefs { store.removeReference(ref) }
     }

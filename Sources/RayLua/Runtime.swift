@@ -227,10 +227,7 @@ public final class Runtime: Sendable {
     func finishStopped(_ task: TaskSpec, _ reason: TaskTable.Stop) {
         switch reason {
         case .cancelled:
-            let error = StoredObject(bytes: LuaCodec.message(stringTable: [
-                ("type", "TaskCancelledError"), ("message", "task '\(task.name)' was cancelled before it started"), ("task", task.name),
-            ]), isError: true)
-            end(task, storing: error)
+            end(task, storing: StoredObject(error: .cancelledBeforeStart(task)))
         case .actorDied(retry: true):
             actors.retry(task)
         case .actorDied(retry: false):

@@ -1,4 +1,5 @@
 import CLuaShims
+import CRaySupport
 import Foundation
 import RayCore
 import Synchronization
@@ -323,7 +324,7 @@ final class Scheduler: @unchecked Sendable {
         var polls = 0
         while !condition() {
             polls += 1
-            clua_cpu_relax()
+            ray_cpu_relax()
             if polls % 64 == 0 {
                 if clock.now >= deadline { return false }
                 // Now and then let a thread that would produce the work run

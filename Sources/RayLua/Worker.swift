@@ -175,7 +175,7 @@ final class Worker: @unchecked Sendable {
             do throws(WorkingDirectory.Problem) {
                 try applyEnvironment(of: task)
             } catch {
-                throw TaskFailure.error(ray.makeError(type: "RayTaskError", message: "runtime_env: \(error.description)", task: task.name))
+                throw TaskFailure.error(ray.makeError(.taskError, "runtime_env: \(error.description)", task: task.name))
             }
             // The coroutine's body and its leading arguments, then the task's arguments.
             switch task.kind {
@@ -188,7 +188,7 @@ final class Worker: @unchecked Sendable {
                 do {
                     try ray.codec.decode(classCode)
                 } catch {
-                    throw TaskFailure.error(ray.makeError(type: "SerializationError", message: "the actor class could not be loaded on a worker: \(error.message)", task: task.name))
+                    throw TaskFailure.error(ray.makeError(.serialization, "the actor class could not be loaded on a worker: \(error.message)", task: task.name))
                 }
             case .actorMethod(let actorID, let method):
                 guard let instance = actors[actorID], runtime.actors.isAlive(actorID) else {
@@ -201,8 +201,7 @@ final class Worker: @unchecked Sendable {
             _ = try ray.decodeArguments(task)
             // The coroutine's own stack must hold the body and every argument.
             guard lua_checkstack(co, lua_gettop(L) - base + 1) != 0 else {
-                throw TaskFailure.error(ray.makeError(
-                    type: "RayTaskError", message: "\(lua_gettop(L) - base - 1) arguments are more than a Lua stack can hold", task: task.name))
+                throw TaskFailure.error(ray.makeError(.taskError, "\(lua_gettop(L) - base - 1) arguments are more than a Lua stack can hold", task: task.name))
             }
             lua_xmove(L, co, lua_gettop(L) - base)
         } catch let failure as TaskFailure {
@@ -211,7 +210,7 @@ final class Worker: @unchecked Sendable {
             return
         } catch {
             lua_settop(L, base)
-            finish(run, failure: .error(ray.makeError(type: "RayTaskError", message: "\(error)", task: task.name)))
+            finish(run, failure: .error(ray.makeError(.taskError, "\(error)", task: task.name)))
             return
         }
         lua_settop(L, base)
@@ -225,7 +224,7 @@ final class Worker: @unchecked Sendable {
             let home = try runtime.startWorker(.actor)
             runtime.scheduler.post(.start(task), to: home.index)
         } catch {
-            let failure = ray.makeError(type: "RayTaskError", message: "could not start a worker for the actor: \(error)", task: task.name)
+            let failure = ray.makeError(.taskError, "could not start a worker for the actor: \(error)", task: task.name)
             for id in task.returnIDs { runtime.store.fulfill(id, with: failure) }
             if case .actorCreation(let actorID, _) = task.kind {
                 runtime.actors.initFailed(actorID, creation: task.id, cause: "could not start a worker for it: \(error)")
@@ -245,12 +244,12 @@ final class Worker: @unchecked Sendable {
             return
         }
         guard let code = runtime.functionCode(functionID) else {
-            throw TaskFailure.error(ray.makeError(type: "RayTaskError", message: "unknown remote function", task: task.name))
+            throw TaskFailure.error(ray.makeError(.taskError, "unknown remote function", task: task.name))
         }
         do {
             try ray.codec.decode(code)
         } catch {
-            throw TaskFailure.error(ray.makeError(type: "SerializationError", message: "the function could not be loaded on a worker: \(error.message)", task: task.name))
+            throw TaskFailure.error(ray.makeError(.serialization, "the function could not be loaded on a worker: \(error.message)", task: task.name))
         }
         lua_pushvalue(L, -1)
         functionCache[functionID] = luaL_ref(L, CLUA_REGISTRYINDEX)
@@ -290,8 +289,7 @@ final class Worker: @unchecked Sendable {
                 // coroutine.yield in the task's own body: there is no caller
                 // to yield to. The coroutine is left suspended, so it is
                 // discarded, not reused.
-                finish(run, failure: .error(ray.makeError(
-                    type: "RayTaskError", message: "coroutine.yield called outside a coroutine the task created", task: run.task.name)))
+                finish(run, failure: .error(ray.makeError(.taskError, "coroutine.yield called outside a coroutine the task created", task: run.task.name)))
                 return
             }
             runtime.scheduler.release(cpus: run.task.cpus)
@@ -312,7 +310,7 @@ final class Worker: @unchecked Sendable {
         default:
             switch runtime.tasks.stopReason(run.task.id) {
             case .cancelled:
-                finish(run, failure: .error(ray.makeError(type: "TaskCancelledError", message: "task '\(run.task.name)' was cancelled", task: run.task.name)))
+                finish(run, failure: .error(ray.makeError(.taskCancelled, "task '\(run.task.name)' was cancelled", task: run.task.name)))
                 return
             case .actorDied(retry: true):
                 handBack(run)

@@ -1,39 +1,40 @@
 import CLua
 import CLuaShims
+import CRaySupport
 import Testing
 import LuaKit
 
-/// The large-block cache (clua_bigmem.c) and the allocator every LuaState uses.
+/// The large-block cache (CRaySupport's blocks.c) and the allocator (clua_alloc.c) every LuaState uses.
 /// One serialized suite: the cache is process-wide.
 @Suite("Large blocks: cached mappings and the Lua allocator", .serialized)
 struct LargeBlockTests {
     @Test func aFreedBlockIsReusedForASimilarSize() throws {
         // 37 MiB: a size no other test in this process asks for (they run
         // in parallel and share the cache).
-        let first = try #require(clua_big_alloc(37 << 20))
-        #expect(clua_big_capacity(first) >= 37 << 20)
+        let first = try #require(ray_big_alloc(37 << 20))
+        #expect(ray_big_capacity(first) >= 37 << 20)
         first.storeBytes(of: 0xAB, as: UInt8.self)
-        clua_big_free(first)
-        #expect(clua_big_cached() >= 37 << 20)
-        let second = try #require(clua_big_alloc(37 << 20))
+        ray_big_free(first)
+        #expect(ray_big_cached() >= 37 << 20)
+        let second = try #require(ray_big_alloc(37 << 20))
         #expect(second == first, "the cached block comes back")
         #expect(second.load(as: UInt8.self) == 0xAB, "already faulted in: its contents are still there")
-        clua_big_free(second)
+        ray_big_free(second)
     }
 
     @Test func aMuchSmallerRequestDoesNotTakeAHugeBlock() throws {
-        let huge = try #require(clua_big_alloc(101 << 20))
-        clua_big_free(huge)
-        let small = try #require(clua_big_alloc(5 << 20))
+        let huge = try #require(ray_big_alloc(101 << 20))
+        ray_big_free(huge)
+        let small = try #require(ray_big_alloc(5 << 20))
         #expect(small != huge, "a 5 MiB request must not pin a 101 MiB block")
-        clua_big_free(small)
+        ray_big_free(small)
     }
 
     @Test func aBigBlockShrunkBelowHalfMovesToASmallerOne() throws {
         let big = try #require(clua_alloc(nil, nil, 0, 23 << 20))
         big.storeBytes(of: 7, as: UInt8.self)
         let shrunk = try #require(clua_alloc(nil, big, 23 << 20, 3 << 20))
-        #expect(clua_big_capacity(shrunk) < 8 << 20, "a 3 MiB block must not keep a 23 MiB mapping")
+        #expect(ray_big_capacity(shrunk) < 8 << 20, "a 3 MiB block must not keep a 23 MiB mapping")
         #expect(shrunk.load(as: UInt8.self) == 7)
         let same = try #require(clua_alloc(nil, shrunk, 3 << 20, (3 << 20) - 4096))
         #expect(same == shrunk, "a small shrink stays in place")

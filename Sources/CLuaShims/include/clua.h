@@ -17,6 +17,7 @@
 #include <lua5.4/lua.h>
 #include <lua5.4/lauxlib.h>
 #include <lua5.4/lualib.h>
+#include "raysupport.h"
 
 enum : int { CLUA_REGISTRYINDEX = LUA_REGISTRYINDEX };
 enum : int { CLUA_MULTRET = LUA_MULTRET };
@@ -178,22 +179,13 @@ int clua_sigint_take(void);
  * format is docs/codec-format.md; tags must match Sources/LuaCodec/Wire.swift.
  */
 
-/* ---- large blocks (clua_bigmem.c) --------------------------------------
- * Blocks of CLUA_BIG_THRESHOLD bytes or more come from mappings that are
- * kept, once freed, in a bounded cache and reused, so big values skip the
- * page faults and page clearing of fresh memory. */
-#define CLUA_BIG_THRESHOLD ((size_t)1 << 20)
-void *clua_big_alloc(size_t n);
-void clua_big_free(void *p);
-/* The usable size of a block from clua_big_alloc (at least what was asked). */
-size_t clua_big_capacity(const void *p);
-/* Bytes held by freed blocks kept for reuse. */
-size_t clua_big_cached(void);
+/* ---- the allocator (clua_alloc.c) -------------------------------------
+ * Large blocks come from CRaySupport's block cache (raysupport.h). */
 /* A lua_Alloc: the C library for small blocks, the cache for large ones. */
 void *clua_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 
 /* A growable byte buffer shared by the Swift encoder and these helpers.
- * Its data is a large block (clua_big_*) exactly when cap >= CLUA_BIG_THRESHOLD. */
+ * Its data is a large block (ray_big_*) exactly when cap >= RAY_BIG_THRESHOLD. */
 typedef struct clua_Buf {
     unsigned char *data;
     size_t len;
@@ -277,13 +269,5 @@ int clua_get_pairs(lua_State *L, int t, const unsigned char *data, size_t size, 
  * whatever stack size the calling thread has. */
 size_t clua_stack_room(void);
 
-/* A spin-wait hint to the CPU (x86 PAUSE, ARM YIELD): no system call. */
-static inline void clua_cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 #endif

@@ -71,14 +71,14 @@ extension ClusterMember {
         for waiting in requests.withLock({ $0.values.filter { $0.owner == link.owner } }) { waiting.answered.signal() }
         if departure.leaving {
             for (task, _) in departure.lost {
-                runtime.endPlaced(task, failing: Runtime.nodeDied(task, "this process left the cluster before it finished"))
+                runtime.endPlaced(task, failing: .nodeDied(task, "this process left the cluster before it finished"))
             }
         } else {
             for (task, deaths) in departure.lost { retryOrFail(task, because: "the node that ran it went away", nodeDeaths: deaths) }
             for id in departure.orphans { restartElsewhere(id) }
         }
         for id in departure.unanswered {
-            runtime.receive(id, Runtime.lostObject(id, "the process that owned it went away"))
+            runtime.receive(id, StoredObject(error: .objectLost(id, "the process that owned it went away")))
         }
         for ref in departure.abandoned { runtime.cancel(returning: ref, recursive: true) }
         var ended = departure.actors
@@ -116,7 +116,7 @@ extension ClusterMember {
             if isNode {
                 log("task '\(task.name)' is not retried: \(nodeDeaths.count) nodes died while it ran on them (\(nodeDeaths.joined(separator: ", ")))")
             }
-            runtime.endPlaced(task, failing: Runtime.taskError(task, type: "WorkerCrashedError",
+            runtime.endPlaced(task, failing: RayError(.workerCrashed, of: task,
                 "not retried: each node it ran on died while it ran (\(nodeDeaths.joined(separator: ", "))); "
                 + "it is taken to have crashed them"))
             return
@@ -126,6 +126,6 @@ extension ClusterMember {
             again.attempt += 1
             if send(again, nodeDeaths: nodeDeaths) { return }
         }
-        runtime.endPlaced(task, failing: Runtime.nodeDied(task, reason))
+        runtime.endPlaced(task, failing: .nodeDied(task, reason))
     }
 }

@@ -60,7 +60,7 @@ extension ClusterMember {
             guard let assembly else {
                 let why = piece.offset == 0 ? "its \(piece.total) bytes could not be allocated here"
                                             : "a piece came without the ones before it"
-                arrived(piece.id, Runtime.lostObject(piece.id, why))
+                arrived(piece.id, StoredObject(error: .objectLost(piece.id, why)))
                 return
             }
             switch assembly.add(piece.data, at: piece.offset) {
@@ -71,10 +71,10 @@ extension ClusterMember {
                 arrived(piece.id, object)
             case .outOfOrder:
                 state.withLock { _ = $0.assemblies.removeValue(forKey: key) }
-                arrived(piece.id, Runtime.lostObject(piece.id, "its pieces came out of order"))
+                arrived(piece.id, StoredObject(error: .objectLost(piece.id, "its pieces came out of order")))
             }
         case .lost(let id, let reason):
-            arrived(id, Runtime.lostObject(id, reason))
+            arrived(id, StoredObject(error: .objectLost(id, reason)))
         case .cancel(let ref, let recursive):
             runtime.cancel(returning: ref, recursive: recursive)
         case .killActor(let id, let noRestart, let request):

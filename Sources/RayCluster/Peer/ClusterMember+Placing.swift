@@ -63,7 +63,7 @@ extension ClusterMember {
         if owner == UniqueID.localPrefix { return false }
         if send(task, to: owner, mayWait: true) { return true }
         if isNode { return false }  // run it here
-        runtime.endPlaced(task, failing: Runtime.nodeDied(task, "the node chosen to run it cannot be reached"))
+        runtime.endPlaced(task, failing: .nodeDied(task, "the node chosen to run it cannot be reached"))
         return true
     }
 
@@ -81,7 +81,7 @@ extension ClusterMember {
     /// Sends a task or actor call to the process `owner`, recording it until it finishes.
     private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false, nodeDeaths: [String] = []) -> Bool {
         guard task.arguments.count < Frame.maxMessage - (1 << 20) else {
-            runtime.endPlaced(task, failing: Runtime.taskError(task, type: "SerializationError",
+            runtime.endPlaced(task, failing: RayError(.serialization, of: task,
                 "its arguments take \(task.arguments.count) bytes, more than a message between nodes can carry (2 GiB): put them with ray.put and pass the ObjectRef"))
             return true
         }
@@ -187,7 +187,7 @@ extension ClusterMember {
         if let moved = self.host(of: id), moved != host, moved != UniqueID.localPrefix, send(call, to: moved, mayWait: true) {
             return true
         }
-        runtime.endPlaced(call, failing: Runtime.nodeDied(call, "the node that hosts its actor went away"))
+        runtime.endPlaced(call, failing: .nodeDied(call, "the node that hosts its actor went away"))
         return true
     }
 
@@ -237,7 +237,7 @@ extension ClusterMember {
                 request(ids, from: owner, attempts: attempts - 1)
             }
         } else {
-            for id in ids { arrived(id, Runtime.lostObject(id, "its owner is not in the cluster any more")) }
+            for id in ids { arrived(id, StoredObject(error: .objectLost(id, "its owner is not in the cluster any more"))) }
         }
     }
 

@@ -1,4 +1,4 @@
-import CLuaShims
+import CRaySupport
 import Foundation
 import NIOCore
 import RayCore
@@ -87,8 +87,8 @@ final class ObjectAssembly: @unchecked Sendable {
         self.contained = contained
         // Large objects reuse the mapped blocks the codec and Lua use:
         // fresh pages cost more to fault in than the copy itself.
-        if total >= CLUA_BIG_THRESHOLD {
-            guard let block = clua_big_alloc(total) else { return nil }
+        if total >= RAY_BIG_THRESHOLD {
+            guard let block = ray_big_alloc(total) else { return nil }
             memory = UnsafeMutableRawBufferPointer(start: block, count: total)
             isBlock = true
         } else {
@@ -101,7 +101,7 @@ final class ObjectAssembly: @unchecked Sendable {
     private let isBlock: Bool
 
     deinit {
-        if isBlock { clua_big_free(memory.baseAddress) } else { free(memory.baseAddress) }
+        if isBlock { ray_big_free(memory.baseAddress) } else { free(memory.baseAddress) }
     }
 
     enum Progress {

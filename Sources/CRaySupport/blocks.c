@@ -1,5 +1,5 @@
 /*
- * Large blocks (>= CLUA_BIG_THRESHOLD): mapped on their own and, once
+ * Large blocks (>= RAY_BIG_THRESHOLD): mapped on their own and, once
  * freed, kept mapped in a bounded cache to be reused.
  *
  * Why: a fresh mapping costs a page fault and a kernel page clear per 4 KiB,
@@ -12,7 +12,7 @@
  * only to pick or return a block (never across mmap, munmap or copies).
  */
 #define _GNU_SOURCE
-#include "clua.h"
+#include "raysupport.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +51,7 @@ static void *fresh(size_t mapped) {
     return base;
 }
 
-void *clua_big_alloc(size_t n) {
+void *ray_big_alloc(size_t n) {
     if (n > ((size_t)-1) - HEADER - GRANULE) return NULL;
     size_t want = (n + HEADER + GRANULE - 1) / GRANULE * GRANULE;
     void *base = NULL;
@@ -79,11 +79,11 @@ void *clua_big_alloc(size_t n) {
     return (char *)base + HEADER;
 }
 
-size_t clua_big_capacity(const void *p) {
+size_t ray_big_capacity(const void *p) {
     return ((const Header *)((const char *)p - HEADER))->mapped - HEADER;
 }
 
-void clua_big_free(void *p) {
+void ray_big_free(void *p) {
     if (!p) return;
     void *base = (char *)p - HEADER;
     size_t mapped = ((Header *)base)->mapped;
@@ -117,44 +117,10 @@ void clua_big_free(void *p) {
     if (!kept) munmap(base, mapped);
 }
 
-size_t clua_big_cached(void) {
+size_t ray_big_cached(void) {
     pthread_mutex_lock(&lock);
     size_t n = cached_bytes;
     pthread_mutex_unlock(&lock);
     return n;
 }
 
-/*
- * The allocator of every runtime state (installed by lua_setallocf right
- * after luaL_newstate): the C library's for small blocks, like luaL's own,
- * and the cache above for large ones, such as big strings. Lua passes the
- * block's size back on every resize and free, so the size tells which kind
- * a block is; blocks made before the switch are all small.
- */
-void *clua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    (void)ud;
-    int was_big = ptr != NULL && osize >= CLUA_BIG_THRESHOLD;
-    if (nsize == 0) {
-        if (was_big) clua_big_free(ptr); else free(ptr);
-        return NULL;
-    }
-    if (nsize < CLUA_BIG_THRESHOLD) {
-        if (!was_big) return realloc(ptr, nsize);
-        void *small = malloc(nsize);
-        if (!small) return NULL;
-        memcpy(small, ptr, nsize);
-        clua_big_free(ptr);
-        return small;
-    }
-    /* In place while it fits without wasting more than half of the block:
-     * Lua counts only nsize, so a shrunk giant would hide from the collector. */
-    int fits = was_big && clua_big_capacity(ptr) >= nsize;
-    if (fits && nsize >= clua_big_capacity(ptr) / 2) return ptr;
-    void *big = clua_big_alloc(nsize);
-    if (!big) return fits ? ptr : NULL;  /* a shrink that cannot move stays */
-    if (ptr) {
-        memcpy(big, ptr, osize < nsize ? osize : nsize);
-        if (was_big) clua_big_free(ptr); else free(ptr);
-    }
-    return big;
-}
