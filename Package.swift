@@ -32,20 +32,22 @@ let package = Package(
         .target(name: "LuaKit", dependencies: ["CLua", "CLuaShims"]),
         // The value codec: any Lua value, closures included, to bytes and back.
         .target(name: "LuaCodec", dependencies: ["LuaKit", "CLua", "CLuaShims", "CRaySupport"]),
-        // The runtime's core: IDs, objects, references, scheduling. No Lua, no sockets.
+        // The runtime's core: IDs, task specs, errors, the object store, the scheduler,
+        // actors, the runtime, and the ports a language binding (TaskExecutor) and the
+        // cluster (ClusterLink) implement. No Lua, no sockets.
         .target(name: "RayCore", dependencies: ["CRaySupport"]),
-        // The `ray` Lua module and the thread runtime: workers, tasks, ObjectRefs.
+        // The Lua binding: the `ray` module, Lua workers (the core's executors), ObjectRefs.
         .target(name: "RayLua", dependencies: ["RayCore", "LuaCodec", "LuaKit", "CLua", "CLuaShims"]),
         // The cluster: framing and messages over TCP (SwiftNIO), the head's
         // directory, node processes (docs/cluster-protocol.md).
         .target(name: "RayCluster", dependencies: [
-            "RayCore", "RayLua", "CRaySupport",
+            "RayCore", "CRaySupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "RayClusterTests", dependencies: [
-            "RayCluster", .product(name: "NIOEmbedded", package: "swift-nio"),
+            "RayCluster", "RayLua", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         // Process helpers Swift's Glibc lacks: posix_spawn's closefrom action, waiting on a pidfd.
         .target(name: "CProcess"),
@@ -56,7 +58,7 @@ let package = Package(
         ]),
         .executableTarget(name: "ray", dependencies: ["RayCLI"]),
         // The embedding API (RayEngine, LuaValue) over RayLua.
-        .target(name: "SwiftRay", dependencies: ["RayLua", "RayCluster", "LuaKit", "CLua"]),
+        .target(name: "SwiftRay", dependencies: ["RayCore", "RayLua", "RayCluster", "LuaKit", "CLua"]),
         .testTarget(name: "SwiftRayTests", dependencies: ["SwiftRay"]),
         // Ships a script's returned function to another thread's state (README example).
         .executableTarget(name: "lua-ship", dependencies: ["LuaCodec", "LuaKit"]),

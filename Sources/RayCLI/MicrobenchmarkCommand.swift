@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LuaKit
+import RayCore
 import RayLua
 
 /// `ray microbenchmark`: Ray's microbenchmark rows on the embedded runtime,

@@ -2,6 +2,7 @@ import CLua
 import Foundation
 import LuaKit
 import RayCluster
+import RayCore
 import RayLua
 
 /// Where a script comes from.

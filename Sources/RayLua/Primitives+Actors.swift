@@ -49,7 +49,7 @@ extension Primitives {
         case .failure(let error): return fail(L, "remote: \(error.description)")
         case .success(let read): placement = read
         }
-        if let reason = ray.runtime.infeasibility(cpus: cpus, placement, what: .actor) {
+        if let reason = ray.runtime.infeasibility(cpus: cpus, resources: placement.resources, strategy: placement.strategy, what: .actor) {
             return fail(L, "remote: \(reason)")
         }
         let classCode: [UInt8]

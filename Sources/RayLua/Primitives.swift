@@ -128,7 +128,7 @@ enum Primitives {
         case .failure(let error): return fail(L, "remote: \(error.description)")
         case .success(let read): placement = read
         }
-        if let reason = ray.runtime.infeasibility(cpus: cpus, placement, what: .task) {
+        if let reason = ray.runtime.infeasibility(cpus: cpus, resources: placement.resources, strategy: placement.strategy, what: .task) {
             return fail(L, "remote: \(reason)")
         }
         let name: String
@@ -322,7 +322,5 @@ enum Primitives {
         return .success(resources)
     }
 
-    static func format(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(value)
-    }
+    static func format(_ value: Double) -> String { ResourceAmount.text(value) }
 }

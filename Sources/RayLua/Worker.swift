@@ -12,19 +12,8 @@ import Synchronization
 ///
 /// Confinement: everything but `index`, `runtime` and the exit signal is
 /// touched only by the worker's own thread (`@unchecked Sendable` for that).
-final class Worker: @unchecked Sendable {
-    /// What the worker is for, which decides what it takes and when it leaves.
-    enum Role: Sendable {
-        /// One per CPU: takes runnable tasks, lives as long as the runtime.
-        case pool
-        /// Hosts one actor (as Ray gives each actor its own process), so a
-        /// busy method never holds up other actors or tasks; leaves when
-        /// the actor is gone and its calls have ended.
-        case actor
-        /// Added while a pool worker is blocked in a `ray.get` that cannot
-        /// yield; takes runnable tasks and leaves when it runs out of work.
-        case extra
-    }
+final class Worker: TaskExecutor, @unchecked Sendable {
+    typealias Role = WorkerRole
 
     let index: Int
     let role: Role

@@ -2,6 +2,7 @@ import CLua
 import Foundation
 @_exported import LuaKit
 import RayCluster
+@_exported import RayCore
 @_exported import RayLua
 
 /// A Ray runtime embedded in a Swift program: worker threads with their own

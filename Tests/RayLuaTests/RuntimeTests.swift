@@ -1,6 +1,7 @@
 import CLua
 import LuaKit
 import Testing
+@testable import RayCore
 @testable import RayLua
 
 /// A runtime with a driver state, shut down by `close()`.

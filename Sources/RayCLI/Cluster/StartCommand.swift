@@ -2,6 +2,8 @@ import ArgumentParser
 import CProcess
 import Foundation
 import RayCluster
+import RayCore
+import RayLua
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -94,7 +96,7 @@ struct StartCommand: ParsableCommand {
     private func runInForeground(_ options: NodeOptions, session: SessionFiles) throws {
         let readyFD = ProcessInfo.processInfo.environment["RAY_READY_FD"].flatMap { Int32($0) }
         do {
-            try NodeProcess.run(options, session: session, ready: { address in
+            try NodeProcess.run(options, session: session, makeRuntime: { try Runtime(settings: $0) }, ready: { address in
                 if let readyFD {
                     Self.report("ready \(address)\n", to: readyFD)
                 } else {

@@ -2,6 +2,7 @@ import CLua
 import CLuaShims
 import Foundation
 import LuaKit
+import RayCore
 import RayLua
 
 /// The interactive session: `ray` on a terminal, or `ray repl`. It behaves

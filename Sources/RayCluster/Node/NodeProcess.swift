@@ -3,7 +3,6 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RayCore
-import RayLua
 
 /// How to run one node process (`ray start ... --block`).
 public struct NodeOptions: Sendable {
@@ -46,9 +45,14 @@ public enum NodeProcess {
         let log: @Sendable (String) -> Void
         /// What the head's and the peer port's unauthenticated connections may do.
         let limits: ConnectionLimits
+        /// Makes the node's runtime (the `ray` command's: Lua workers).
+        let makeRuntime: @Sendable (RuntimeSettings) throws -> Runtime
     }
 
+    /// `makeRuntime` makes the runtime that runs the work placed here (the
+    /// cluster layer knows no language binding: the caller brings it).
     public static func run(_ options: NodeOptions, session: SessionFiles,
+                           makeRuntime: @escaping @Sendable (RuntimeSettings) throws -> Runtime,
                            ready: (_ address: String) -> Void,
                            log: @escaping @Sendable (String) -> Void) throws {
         // Configuration errors first, before anything listens.
@@ -68,7 +72,8 @@ public enum NodeProcess {
         defer { signals.forEach { $0.cancel() } }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let context = Context(options: options, session: session, group: group, stop: stop, log: log, limits: limits)
+        let context = Context(options: options, session: session, group: group, stop: stop, log: log, limits: limits,
+                              makeRuntime: makeRuntime)
         if options.isHead {
             try runHead(context, ready: ready)
         } else {
@@ -193,7 +198,7 @@ final class NodeRuntime: Sendable {
         settings.workingDirectoryCache = context.session.directory.appendingPathComponent("working_dirs").path
         settings.forwardsOutput = true
         settings.idleSpin = .microseconds(250)
-        runtime = try Runtime(settings: settings)
+        runtime = try context.makeRuntime(settings)
         let box = member
         do {
             server = try PeerServer.bind(host: context.options.host, port: context.options.nodePort, group: context.group,

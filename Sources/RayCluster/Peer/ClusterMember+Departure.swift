@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RayCore
-import RayLua
 
 /// When a connection ends: work placed on that process is retried or
 /// fails, objects asked of it are lost, and a driver's job ends here.
@@ -96,7 +95,7 @@ extension ClusterMember {
             return state.links.values.filter(\.isDriver)
         }
         if links.isEmpty {
-            Runtime.writeOutput(text)  // no driver: the node's own log
+            runtime.writeOutput(text)  // no driver: the node's own log
         }
         for link in links { link.send(.output(text)) }
     }

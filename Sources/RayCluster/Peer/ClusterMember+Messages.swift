@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RayCore
-import RayLua
 
 /// Messages from peers, handled on their connection's event loop: work
 /// placed here, objects arriving or asked for, cancels and kills.
@@ -83,7 +82,7 @@ extension ClusterMember {
         case .done(let request):
             requests.withLock { $0[request] }?.answered.signal()
         case .output(let text):
-            Runtime.writeOutput(text)
+            runtime.writeOutput(text)
         }
     }
 

@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RayCore
-import RayLua
 
 /// The runtime's side of the link: placing tasks and actors on nodes,
 /// finding actors, fetching objects, forwarding cancels and kills.

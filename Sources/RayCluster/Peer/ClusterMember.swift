@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RayCore
-import RayLua
 
 /// A process's membership in a cluster: a node's (its runtime runs work
 /// others place on it) or an attached driver's (it only submits). It is

@@ -2,7 +2,6 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RayCore
-import RayLua
 
 /// Attaches a driver's runtime to a running cluster (`ray run --address`,
 /// `ray.init{address = ...}`): from then on its tasks and actors run on

@@ -1,5 +1,4 @@
 import RayCore
-import RayLua
 
 /// Where work goes: the scheduling policies over the cluster's nodes, as
 /// pure functions of what the submitter knows (tested on their own).

@@ -1,6 +1,5 @@
 import NIOCore
 import RayCore
-import RayLua
 
 /// The messages between the processes of a cluster (nodes and drivers),
 /// after `hello`/`welcome`: work placed on a node, and objects moving to

@@ -1,6 +1,4 @@
 import Foundation
-import LuaCodec
-import RayCore
 import Synchronization
 
 /// Settings of a runtime, frozen when it starts.
@@ -32,29 +30,31 @@ public final class Runtime: Sendable {
     public let nodeID = NodeID.next()
     /// The process's working directory when the runtime started: where work
     /// without a `runtime_env.working_dir` runs.
-    let startDirectory = FileManager.default.currentDirectoryPath
+    package let startDirectory = FileManager.default.currentDirectoryPath
     public let jobID = JobID.next()
-    let store = ObjectStore()
-    let scheduler: Scheduler
+    package let store = ObjectStore()
+    package let scheduler: Scheduler
     /// Remote functions' code by id (a RemoteFunction table keeps its id,
     /// which is the same on every node), and how many were registered here.
     private let functions = Locked<(code: [UniqueID: [UInt8]], registered: Int)>(([:], 0))
     /// The live workers by slot: the pool, actors' own, and extra ones.
-    private let workers = Locked<[Int: Worker]>([:])
-    let tasks = TaskTable()
+    private let workers = Locked<[Int: any TaskExecutor]>([:])
+    /// Starts the executors (RayLua's Lua workers).
+    package let executors: any ExecutorFactory
+    package let tasks = TaskTable()
     /// Set right after init (it needs `self`); never nil afterwards.
     private let actorDirectory = Locked<ActorDirectory?>(nil)
-    var actors: ActorDirectory { actorDirectory.withLock { $0! } }
+    package var actors: ActorDirectory { actorDirectory.withLock { $0! } }
     private let stopped = Locked(false)
     /// The cluster this runtime belongs to, once attached (see Runtime+Cluster.swift).
-    let clusterLink = Locked<(any ClusterLink)?>(nil)
+    package let clusterLink = Locked<(any ClusterLink)?>(nil)
     /// Where tasks' `print` lines go when `settings.forwardsOutput`: the
     /// task (nil outside one) and the whole line, newline included.
     public let outputSink = Locked<(@Sendable (TaskID?, String) -> Void)?>(nil)
     /// Tasks waiting for their ObjectRef arguments. Whoever takes one out
     /// (the last readiness callback, or a cancel) decides what becomes of it.
     private let awaitingArguments = Locked<[TaskID: TaskSpec]>([:])
-    var awaitingArgumentsCount: Int { awaitingArguments.withLock { $0.count } }
+    package var awaitingArgumentsCount: Int { awaitingArguments.withLock { $0.count } }
     /// Custom resources this node offers: `settings.resources`, plus those a
     /// driver's `ray.init{resources = ...}` added before any conflict.
     private let customResources: Locked<[String: Double]>
@@ -63,9 +63,11 @@ public final class Runtime: Sendable {
     /// `ray.init{namespace = ...}` names it, as in Ray.
     private let namespaceState: Locked<(name: String, named: Bool)>
 
-    /// Starts the worker threads; returns once each has loaded the `ray` module.
-    public init(settings: RuntimeSettings = RuntimeSettings()) throws {
+    /// Starts the worker threads through `executors`; returns once each is
+    /// ready. (RayLua's `Runtime(settings:)` gives it Lua workers.)
+    package init(settings: RuntimeSettings, executors: any ExecutorFactory) throws {
         self.settings = settings
+        self.executors = executors
         namespaceState = Locked(("anonymous-" + jobID.hex, false))
         customResources = Locked(settings.resources)
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
@@ -76,11 +78,11 @@ public final class Runtime: Sendable {
 
     /// Adds custom resources (`ray.init{resources = ...}`); a message when one
     /// is already offered in another amount, and then nothing is added.
-    func addResources(_ asked: [String: Double]) -> String? {
+    package func addResources(_ asked: [String: Double]) -> String? {
         customResources.withLock { offered in
             for (name, amount) in asked.sorted(by: { $0.key < $1.key }) {
                 if let have = offered[name], abs(have - amount) > 1e-9 {
-                    return "the runtime already offers \(Primitives.format(have)) \(name) (asked for \(Primitives.format(amount)))"
+                    return "the runtime already offers \(ResourceAmount.text(have)) \(name) (asked for \(ResourceAmount.text(amount)))"
                 }
             }
             offered.merge(asked) { $1 }
@@ -89,15 +91,15 @@ public final class Runtime: Sendable {
     }
 
     /// Starts a worker thread (returns once its state is ready).
-    func startWorker(_ role: Worker.Role) throws -> Worker {
+    package func startWorker(_ role: WorkerRole) throws -> any TaskExecutor {
         let index = scheduler.addSlot(role: role)
-        let worker = try Worker.start(index: index, role: role, runtime: self)
+        let worker = try executors.startExecutor(index: index, role: role, runtime: self)
         workers.withLock { $0[index] = worker }
         return worker
     }
 
     /// A worker's thread is ending (it left its slot, or shutdown).
-    func workerLeft(_ worker: Worker) {
+    package func workerLeft(_ worker: any TaskExecutor) {
         workers.withLock { table in
             if table[worker.index] === worker { table[worker.index] = nil }
         }
@@ -106,18 +108,18 @@ public final class Runtime: Sendable {
     /// A task-taking worker is about to block its thread in `ray.get` (a
     /// context that cannot yield): an extra worker stands in for it until
     /// `endBlocking`, so that what it waits for can run.
-    func beginBlocking() {
+    package func beginBlocking() {
         guard scheduler.beginBlocking() else { return }
         if isStopping || (try? startWorker(.extra)) == nil { scheduler.extraWorkerFailed() }
     }
 
-    func endBlocking() { scheduler.endBlocking() }
+    package func endBlocking() { scheduler.endBlocking() }
 
     /// The current namespace for named actors.
     public var namespace: String { namespaceState.withLock { $0.name } }
 
     /// Names the job's namespace; false if it was already named otherwise.
-    func setNamespace(_ name: String) -> Bool {
+    package func setNamespace(_ name: String) -> Bool {
         namespaceState.withLock { state in
             if state.named { return state.name == name }
             state = (name, true)
@@ -128,19 +130,6 @@ public final class Runtime: Sendable {
     /// How many remote functions this process registered (each once,
     /// however often submitted or shipped).
     public var registeredFunctions: Int { functions.withLock { $0.registered } }
-
-    /// Swift functions Lua code may call (`require("swift").name(...)`), by name.
-    private let swiftFunctions = Locked<[String: SwiftFunction]>([:])
-
-    /// Makes `function` callable from Lua as `require("swift").<name>(...)`,
-    /// in the driver and in every task and actor.
-    public func register(_ name: String, _ function: @escaping SwiftFunction) {
-        swiftFunctions.withLock { $0[name] = function }
-    }
-
-    func swiftFunction(_ name: String) -> SwiftFunction? {
-        swiftFunctions.withLock { $0[name] }
-    }
 
     /// Worker threads alive now: the pool, one per actor, and stand-ins for blocked ones.
     public var workerCount: Int { workers.withLock { $0.count } }
@@ -201,7 +190,7 @@ public final class Runtime: Sendable {
 
     /// Stops tasks for the given reasons (an actor's calls and creation when
     /// it is killed or restarted).
-    func stop(_ reasons: [TaskID: TaskTable.Stop]) {
+    package func stop(_ reasons: [TaskID: TaskTable.Stop]) {
         for (id, place) in tasks.stop(Array(reasons.keys), { reasons[$0]! }) {
             stopMarked(id, place, reasons[id]!)
         }
@@ -224,7 +213,7 @@ public final class Runtime: Sendable {
     }
 
     /// Ends a task that was stopped before it started.
-    func finishStopped(_ task: TaskSpec, _ reason: TaskTable.Stop) {
+    package func finishStopped(_ task: TaskSpec, _ reason: TaskTable.Stop) {
         switch reason {
         case .cancelled:
             end(task, storing: StoredObject(error: .cancelledBeforeStart(task)))
@@ -255,7 +244,7 @@ public final class Runtime: Sendable {
     }
 
     /// Whether `shutdown` has begun: running tasks are being interrupted.
-    var isStopping: Bool { stopped.withLock { $0 } }
+    package var isStopping: Bool { stopped.withLock { $0 } }
 
     /// Stops the workers and waits for their threads to end: suspended tasks
     /// are abandoned, running ones interrupted (as by `ray.cancel`). A task

@@ -1,11 +1,10 @@
-import RayCore
 
 /// The tasks and actor calls of this node that have not finished: where
 /// each is, which tasks it submitted, and whether it must stop — what
 /// `ray.cancel` and `ray.kill` need. An entry is removed when its task ends,
 /// so the table stays as small as the work in flight.
-final class TaskTable: Sendable {
-    enum Place: Sendable {
+package final class TaskTable: Sendable {
+    package enum Place: Sendable {
         /// Waiting for its ObjectRef arguments, queued for a CPU, or queued at its actor.
         case pending
         /// Started on this worker.
@@ -13,7 +12,7 @@ final class TaskTable: Sendable {
     }
 
     /// Why a task must stop before it finishes on its own.
-    enum Stop: Sendable, Equatable {
+    package enum Stop: Sendable, Equatable {
         /// `ray.cancel`: its returns fail with TaskCancelledError.
         case cancelled
         /// Its actor was killed or is restarting: the call fails with
@@ -22,7 +21,7 @@ final class TaskTable: Sendable {
         case actorDied(retry: Bool)
     }
 
-    struct Entry: Sendable {
+    package struct Entry: Sendable {
         var place: Place = .pending
         var stop: Stop?
         var children: [TaskID] = []
@@ -33,7 +32,7 @@ final class TaskTable: Sendable {
 
     private let table = Locked<(tasks: [TaskID: Entry], byReturn: [ObjectID: TaskID])>(([:], [:]))
 
-    func add(_ task: TaskSpec, parent: TaskID?) {
+    package func add(_ task: TaskSpec, parent: TaskID?) {
         table.withLock { table in
             table.tasks[task.id] = Entry(returns: task.returnIDs)
             for id in task.returnIDs { table.byReturn[id] = task.id }
@@ -42,12 +41,12 @@ final class TaskTable: Sendable {
     }
 
     /// `parent` submitted a task that was placed on another node.
-    func addRemoteChild(returning ref: ObjectID, parent: TaskID) {
+    package func addRemoteChild(returning ref: ObjectID, parent: TaskID) {
         table.withLock { $0.tasks[parent]?.remoteChildren.append(ref) }
     }
 
     /// Marks the task started on `worker`, unless it must stop: then returns why.
-    func start(_ id: TaskID, on worker: Int) -> Stop? {
+    package func start(_ id: TaskID, on worker: Int) -> Stop? {
         table.withLock { table in
             guard let entry = table.tasks[id] else { return nil }
             if let stop = entry.stop { return stop }
@@ -57,18 +56,18 @@ final class TaskTable: Sendable {
     }
 
     /// The task goes back to a queue for another attempt, with no stop mark.
-    func requeue(_ id: TaskID) {
+    package func requeue(_ id: TaskID) {
         table.withLock { table in
             table.tasks[id]?.place = .pending
             table.tasks[id]?.stop = nil
         }
     }
 
-    func stopReason(_ id: TaskID) -> Stop? {
+    package func stopReason(_ id: TaskID) -> Stop? {
         table.withLock { $0.tasks[id]?.stop }
     }
 
-    func finish(_ id: TaskID) {
+    package func finish(_ id: TaskID) {
         table.withLock { table in
             if let entry = table.tasks.removeValue(forKey: id) {
                 for ref in entry.returns { table.byReturn[ref] = nil }
@@ -80,7 +79,7 @@ final class TaskTable: Sendable {
     /// tasks it submitted, transitively); returns what was marked, with where
     /// each is, and (recursive) the first returns of the tasks they placed on
     /// other nodes. Tasks that already finished are not there any more.
-    func cancel(returning ref: ObjectID, recursive: Bool) -> (marked: [(id: TaskID, place: Place)], remote: [ObjectID]) {
+    package func cancel(returning ref: ObjectID, recursive: Bool) -> (marked: [(id: TaskID, place: Place)], remote: [ObjectID]) {
         table.withLock { table in
             guard let root = table.byReturn[ref] else { return ([], []) }
             var marked: [(TaskID, Place)] = []
@@ -103,7 +102,7 @@ final class TaskTable: Sendable {
 
     /// Marks each of `ids` to stop for `reason` (unless already marked);
     /// returns the marked ones with where each is.
-    func stop(_ ids: [TaskID], _ reason: (TaskID) -> Stop) -> [(id: TaskID, place: Place)] {
+    package func stop(_ ids: [TaskID], _ reason: (TaskID) -> Stop) -> [(id: TaskID, place: Place)] {
         table.withLock { table in
             var marked: [(TaskID, Place)] = []
             for id in ids {

@@ -1,5 +1,3 @@
-import LuaCodec
-import RayCore
 
 /// The node's actors: where each lives, its queue of calls, its name, and
 /// its life cycle (creation, restarts, death).
@@ -13,13 +11,13 @@ import RayCore
 /// Incarnations: each (re)start of an actor runs a new creation task; the id
 /// of that task names the incarnation, and a worker's report about an older
 /// one (an init that finished or failed after a restart began) is ignored.
-final class ActorDirectory: Sendable {
-    typealias Options = ActorOptions
+package final class ActorDirectory: Sendable {
+    package typealias Options = ActorOptions
 
     /// One actor's record. A class: its queue and running set are changed
     /// in place under the directory's lock (as a struct, every read through
     /// the dictionary copied the whole record, a third of a call's cost).
-    final class Actor {
+    package final class Actor {
         let options: Options
         let className: String
         let methods: [String]
@@ -57,7 +55,7 @@ final class ActorDirectory: Sendable {
     }
 
     /// A snapshot of an incarnation, for `end` outside the lock.
-    struct Incarnation {
+    package struct Incarnation {
         let creation: TaskSpec
         let running: [TaskID: Int]
         let home: Int?
@@ -72,14 +70,14 @@ final class ActorDirectory: Sendable {
     private let actors = Locked<(byID: [ActorID: Actor], byName: [NameKey: ActorID])>(([:], [:]))
     private unowned let runtime: Runtime
 
-    init(runtime: Runtime) { self.runtime = runtime }
+    package init(runtime: Runtime) { self.runtime = runtime }
 
-    enum CreationError: Error { case nameTaken(String, namespace: String) }
+    package enum CreationError: Error { case nameTaken(String, namespace: String) }
 
     /// Registers an actor whose creation task the caller submits next. When
     /// the actor may restart, the directory keeps its own references to the
     /// creation's ObjectRef arguments for the actor's life.
-    func create(_ id: ActorID, options: Options, className: String, methods: [String], creation: TaskSpec,
+    package func create(_ id: ActorID, options: Options, className: String, methods: [String], creation: TaskSpec,
                 classRefs: [ObjectID]) throws {
         try actors.withLock { table in
             if let name = options.name {
@@ -100,16 +98,16 @@ final class ActorDirectory: Sendable {
     }
 
     /// The actors alive here that are not detached.
-    func undetachedAlive() -> [ActorID] {
+    package func undetachedAlive() -> [ActorID] {
         actors.withLock { table in table.byID.filter { !$0.value.options.detached && $0.value.death == nil }.map(\.key) }
     }
 
     /// Whether this node hosts (or hosted) the actor.
-    func knows(_ id: ActorID) -> Bool {
+    package func knows(_ id: ActorID) -> Bool {
         actors.withLock { $0.byID[id] != nil }
     }
 
-    func lookup(name: String, namespace: String) -> (id: ActorID, methods: [String])? {
+    package func lookup(name: String, namespace: String) -> (id: ActorID, methods: [String])? {
         actors.withLock { table in
             guard let id = table.byName[NameKey(namespace: namespace, name: name)], let actor = table.byID[id],
                   actor.death == nil else { return nil }
@@ -118,7 +116,7 @@ final class ActorDirectory: Sendable {
     }
 
     /// The creation `creation` started on `worker`: this incarnation lives there.
-    func started(_ id: ActorID, on worker: Int, creation: TaskID) {
+    package func started(_ id: ActorID, on worker: Int, creation: TaskID) {
         actors.withLock { table in
             if table.byID[id]?.creation.id == creation { table.byID[id]?.home = worker }
         }
@@ -128,7 +126,7 @@ final class ActorDirectory: Sendable {
     /// worker must leave held for the actor's life, or nil when this
     /// incarnation is stale (killed or restarted meanwhile): the worker
     /// then drops the instance.
-    func initialized(_ id: ActorID, creation: TaskID) -> Double? {
+    package func initialized(_ id: ActorID, creation: TaskID) -> Double? {
         let held: Double? = actors.withLock { table in
             guard let actor = table.byID[id], actor.death == nil, actor.creation.id == creation else { return nil }
             actor.ready = true
@@ -141,7 +139,7 @@ final class ActorDirectory: Sendable {
 
     /// `init` of incarnation `creation` raised: the actor dies (a failed
     /// init is not restarted, as in Ray).
-    func initFailed(_ id: ActorID, creation: TaskID, cause: String) {
+    package func initFailed(_ id: ActorID, creation: TaskID, cause: String) {
         die(id, reason: "its init failed: \(cause)", cause: cause, incarnation: creation)
     }
 
@@ -150,7 +148,7 @@ final class ActorDirectory: Sendable {
     /// incarnation is created from the same class and arguments; queued
     /// calls wait for it, and interrupted calls with `max_task_retries` left
     /// run again on it. Otherwise the actor dies.
-    func kill(_ id: ActorID, noRestart: Bool) {
+    package func kill(_ id: ActorID, noRestart: Bool) {
         enum Outcome { case gone, dies, restarts(old: Incarnation, next: TaskSpec, retries: Int) }
         // Decided and applied under one lock: two concurrent restarting
         // kills cannot both pass the max_restarts check.
@@ -217,13 +215,13 @@ final class ActorDirectory: Sendable {
         runtime.scheduler.release(cpus: old.heldCPUs)
     }
 
-    func isAlive(_ id: ActorID) -> Bool {
+    package func isAlive(_ id: ActorID) -> Bool {
         actors.withLock { $0.byID[id].map { $0.death == nil } ?? false }
     }
 
     /// The error of a call stopped because its actor was killed: the
     /// actor's death, or (restarting) that it restarted under the call.
-    func stoppedCallError(_ id: ActorID) -> StoredObject {
+    package func stoppedCallError(_ id: ActorID) -> StoredObject {
         actors.withLock { table in
             guard let actor = table.byID[id] else {
                 return StoredObject(error: RayError(.actorDied, "no actor \(id.hex) on this node"))
@@ -234,7 +232,7 @@ final class ActorDirectory: Sendable {
     }
 
     /// Queues a method call (or fails it at once when the actor is dead).
-    func submit(_ call: TaskSpec) {
+    package func submit(_ call: TaskSpec) {
         enqueue(call, atFront: false)
     }
 
@@ -242,7 +240,7 @@ final class ActorDirectory: Sendable {
     /// at the head of the queue when its old worker hands it back. Calls
     /// the new incarnation took meanwhile may run before it (as in Ray,
     /// retries can reorder calls).
-    func retry(_ call: TaskSpec) {
+    package func retry(_ call: TaskSpec) {
         var again = call
         again.attempt += 1
         runtime.tasks.requeue(call.id)
@@ -264,7 +262,7 @@ final class ActorDirectory: Sendable {
 
     /// Takes a call out of its actor's queue (`ray.cancel` of a call that has
     /// not been posted to the actor's worker); nil if it is not queued.
-    func removeQueued(_ call: TaskID) -> TaskSpec? {
+    package func removeQueued(_ call: TaskID) -> TaskSpec? {
         let removed: TaskSpec? = actors.withLock { table in
             for actor in table.byID.values {
                 if let spec = actor.queue.remove(where: { $0.id == call }) {
@@ -279,7 +277,7 @@ final class ActorDirectory: Sendable {
         return removed
     }
 
-    func callFinished(_ id: ActorID, call: TaskID) {
+    package func callFinished(_ id: ActorID, call: TaskID) {
         actors.withLock { $0.byID[id]?.running[call] = nil }
         dispatch(id)
     }

@@ -1,14 +1,12 @@
-import CLuaShims
 import CRaySupport
 import Foundation
-import RayCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// What a worker thread does next.
-enum WorkItem: Sendable {
+package enum WorkItem: Sendable {
     /// Start a task whose dependencies are ready.
     case start(TaskSpec)
     /// Resume a suspended coroutine of this worker (its key), if it is still
@@ -46,17 +44,17 @@ enum WorkItem: Sendable {
 /// worker parks on its own condition variable and is signalled only when
 /// there is something it can do: a resume for it, or a runnable task that
 /// fits while it is idle. A worker that queues work for itself wakes nobody.
-final class Scheduler: @unchecked Sendable {
+package final class Scheduler: @unchecked Sendable {
     /// One worker's place. Guarded by the scheduler's mutex.
     private final class Slot {
         let wakeup = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        let role: Worker.Role
+        let role: WorkerRole
         var takesTasks: Bool { role != .actor }
         var idle = false
         var pinned: [WorkItem] = []
         var pinnedHead = 0
 
-        init(role: Worker.Role) {
+        init(role: WorkerRole) {
             self.role = role
             pthread_cond_init(wakeup, nil)
         }
@@ -83,9 +81,9 @@ final class Scheduler: @unchecked Sendable {
     /// queued, work posted, CPUs freed. Read without the lock by spinners.
     private let changes = Atomic<UInt64>(0)
     /// How long an idle worker spins before it parks.
-    static let spin: Duration = .microseconds(50)
+    package static let spin: Duration = .microseconds(50)
     /// How long an attached driver's get spins (see `Primitives.await_`).
-    static let remoteSpin: Duration = .microseconds(300)
+    package static let remoteSpin: Duration = .microseconds(300)
 
     // All state below is guarded by `mutex`.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -104,12 +102,12 @@ final class Scheduler: @unchecked Sendable {
     /// extra workers that stand in for them.
     private var blocked = 0
     private var extras = 0
-    let totalCPUs: Double
+    package let totalCPUs: Double
 
     /// How long an idle worker spins for work before it parks.
-    let idleSpin: Duration
+    package let idleSpin: Duration
 
-    init(cpus: Double, idleSpin: Duration = Scheduler.spin) {
+    package init(cpus: Double, idleSpin: Duration = Scheduler.spin) {
         self.idleSpin = idleSpin
         initAdaptiveMutex(mutex)
         available = cpus
@@ -129,7 +127,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// A place for a new worker.
-    func addSlot(role: Worker.Role) -> Int {
+    package func addSlot(role: WorkerRole) -> Int {
         locked {
             let slot = Slot(role: role)
             if let index = freeSlots.popLast() {
@@ -171,16 +169,16 @@ final class Scheduler: @unchecked Sendable {
         return nil
     }
 
-    var availableCPUs: Double { locked { available } }
+    package var availableCPUs: Double { locked { available } }
 
     /// Runnable tasks waiting for a CPU.
-    var queuedTasks: Int { locked { runnable.count } }
+    package var queuedTasks: Int { locked { runnable.count } }
 
     /// A task-taking worker is about to block its thread. Returns whether
     /// an extra worker must be started to stand in for it (there is one
     /// extra per blocked worker, so the node never runs out of threads for
     /// the work a blocked task waits for).
-    func beginBlocking() -> Bool {
+    package func beginBlocking() -> Bool {
         locked {
             blocked += 1
             guard extras < blocked else { return false }
@@ -190,12 +188,12 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// The extra worker `beginBlocking` asked for could not start.
-    func extraWorkerFailed() {
+    package func extraWorkerFailed() {
         locked { extras -= 1 }
     }
 
     /// The blocked worker runs again: an idle extra worker may now leave.
-    func endBlocking() {
+    package func endBlocking() {
         locked {
             blocked -= 1
             if extras > blocked, let index = idleTakers.first(where: { slots[$0]?.role == .extra }), let slot = slots[index] {
@@ -204,7 +202,7 @@ final class Scheduler: @unchecked Sendable {
         }
     }
 
-    func enqueue(_ task: TaskSpec) {
+    package func enqueue(_ task: TaskSpec) {
         locked {
             runnable.append(task)
             changes.add(1, ordering: .releasing)
@@ -212,7 +210,7 @@ final class Scheduler: @unchecked Sendable {
         }
     }
 
-    func resume(worker: Int, key: Int32, token: UInt64) {
+    package func resume(worker: Int, key: Int32, token: UInt64) {
         post(.resume(key: key, token: token), to: worker)
     }
 
@@ -220,7 +218,7 @@ final class Scheduler: @unchecked Sendable {
     /// both live in that worker's Lua state). Taken before new tasks.
     /// False if that worker has left (nothing of its can be waiting).
     @discardableResult
-    func post(_ item: WorkItem, to worker: Int) -> Bool {
+    package func post(_ item: WorkItem, to worker: Int) -> Bool {
         locked {
             guard worker < slots.count, let slot = slots[worker] else { return false }
             slot.pinned.append(item)
@@ -232,7 +230,7 @@ final class Scheduler: @unchecked Sendable {
 
     /// Queues several items for `worker` at once (one lock, one wake-up).
     @discardableResult
-    func post(_ items: [WorkItem], to worker: Int) -> Bool {
+    package func post(_ items: [WorkItem], to worker: Int) -> Bool {
         locked {
             guard worker < slots.count, let slot = slots[worker] else { return false }
             slot.pinned.append(contentsOf: items)
@@ -244,7 +242,7 @@ final class Scheduler: @unchecked Sendable {
 
     /// Takes a queued task out of the runnable queue; nil if it is not there
     /// (not yet runnable, or already started).
-    func remove(_ id: TaskID) -> TaskSpec? {
+    package func remove(_ id: TaskID) -> TaskSpec? {
         locked {
             guard let index = runnable.firstIndex(where: { $0.id == id }) else { return nil }
             return runnable.remove(at: index)
@@ -252,7 +250,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// CPUs given back by a task that finished or suspended.
-    func release(cpus: Double) {
+    package func release(cpus: Double) {
         guard cpus > 0 else { return }
         locked {
             available += cpus
@@ -262,7 +260,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// CPUs taken again by a resumed task.
-    func reacquire(cpus: Double) {
+    package func reacquire(cpus: Double) {
         guard cpus > 0 else { return }
         locked { available -= cpus }
     }
@@ -270,7 +268,7 @@ final class Scheduler: @unchecked Sendable {
     /// The next item for `worker`, sleeping until there is one. Nil once
     /// stopping, or when the worker has nothing to do and `leaveWhenIdle`
     /// holds: its slot is then freed and it must end.
-    func next(for worker: Int, leaveWhenIdle: Bool = false) -> WorkItem? {
+    package func next(for worker: Int, leaveWhenIdle: Bool = false) -> WorkItem? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         let slot = slots[worker]!
@@ -318,7 +316,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Spins for up to `Scheduler.spin` until `condition` holds; whether it did.
-    static func spin(for duration: Duration = spin, until condition: () -> Bool) -> Bool {
+    package static func spin(for duration: Duration = spin, until condition: () -> Bool) -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + duration
         var polls = 0
@@ -337,7 +335,7 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Wakes every worker and makes `next` return nil.
-    func stop() {
+    package func stop() {
         locked {
             stopping = true
             changes.add(1, ordering: .releasing)

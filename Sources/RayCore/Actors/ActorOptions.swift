@@ -1,4 +1,3 @@
-import RayCore
 
 /// What `ray.remote(opts, class)` fixed for an actor's whole life.
 public struct ActorOptions: Sendable {

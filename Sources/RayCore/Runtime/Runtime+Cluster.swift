@@ -1,6 +1,3 @@
-import CLuaShims
-import LuaCodec
-import RayCore
 import Synchronization
 
 /// The runtime's side of a cluster: attaching a link, checking placements,
@@ -25,37 +22,37 @@ extension Runtime {
     /// The hex id of the node this process counts as.
     public var nodeIDHex: String { cluster?.nodeID ?? nodeID.hex }
 
-    enum Subject {
+    package enum Subject {
         case task, actor
         var noun: String { self == .task ? "the task" : "the actor" }
         var never: String { self == .task ? "it could never run" : "it could never be placed" }
     }
 
-    /// Why no node could ever run (or host) what asks for `cpus` and
-    /// `placement`, as the error message's text; nil when a node can.
-    func infeasibility(cpus: Double, _ placement: Primitives.Placement, what: Subject) -> String? {
+    /// Why no node could ever run (or host) what asks for `cpus`,
+    /// `resources` and `strategy`, as the error message's text; nil when a node can.
+    package func infeasibility(cpus: Double, resources: [String: Double], strategy: SchedulingStrategy, what: Subject) -> String? {
         if let cluster {
-            switch cluster.infeasibility(cpus: cpus, resources: placement.resources, strategy: placement.strategy) {
+            switch cluster.infeasibility(cpus: cpus, resources: resources, strategy: strategy) {
             case nil:
                 return nil
             case .resource(let name, let amount, let localHas, let mostHas)?:
                 let unit = name == "CPU" ? "CPUs" : name
-                return "\(what.noun) needs \(Primitives.format(amount)) \(unit) but this node has \(Primitives.format(localHas)); \(what.never) (no node of the cluster has more than \(Primitives.format(mostHas)))"
+                return "\(what.noun) needs \(ResourceAmount.text(amount)) \(unit) but this node has \(ResourceAmount.text(localHas)); \(what.never) (no node of the cluster has more than \(ResourceAmount.text(mostHas)))"
             case .affinity(let node, let known, let alive)?:
                 let why = !known ? "which is not in the cluster" : !alive ? "which is dead" : "which does not have the resources asked for"
                 return "scheduling_strategy asks for node \(node) (soft = false), \(why); \(what.noun) could never \(what == .task ? "run" : "be placed")"
             }
         }
         if cpus > settings.numCPUs + 1e-9 {
-            return "\(what.noun) needs \(Primitives.format(cpus)) CPUs but this node has \(Primitives.format(settings.numCPUs)); \(what.never)"
+            return "\(what.noun) needs \(ResourceAmount.text(cpus)) CPUs but this node has \(ResourceAmount.text(settings.numCPUs)); \(what.never)"
         }
-        for (name, amount) in placement.resources.sorted(by: { $0.key < $1.key }) {
+        for (name, amount) in resources.sorted(by: { $0.key < $1.key }) {
             let offered = name == "CPU" ? settings.numCPUs : resources[name] ?? 0
             if amount > offered + 1e-9 {
-                return "\(what.noun) needs \(Primitives.format(amount)) \(name) but this node has \(Primitives.format(offered)); \(what.never)"
+                return "\(what.noun) needs \(ResourceAmount.text(amount)) \(name) but this node has \(ResourceAmount.text(offered)); \(what.never)"
             }
         }
-        if case .node(let node, soft: false) = placement.strategy, node != nodeID.hex {
+        if case .node(let node, soft: false) = strategy, node != nodeID.hex {
             return "scheduling_strategy asks for node \(node) (soft = false), which is not in the cluster; \(what.noun) could never \(what == .task ? "run" : "be placed")"
         }
         return nil
@@ -145,13 +142,10 @@ extension Runtime {
         for ref in task.argumentRefs { store.removeReference(ref) }
     }
 
-    /// Writes what a task printed on another node to this process's stdout
-    /// (C's buffer, in order with the driver's own prints).
-    public static func writeOutput(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { clua_stdout_write($0.baseAddress, $0.count) }
-        }
+    /// Writes what a task printed on another node to this process's stdout,
+    /// in order with the driver's own prints.
+    public func writeOutput(_ text: String) {
+        executors.writeOutput(text)
     }
 
     /// The job on this node ended (its last driver left): every actor
@@ -176,15 +170,22 @@ extension Runtime {
 
     /// Makes other processes' objects known to this store (expected, not
     /// yet fetched), so that refs to them can be held and waited on.
-    func adoptForeign(_ ids: [ObjectID]) {
+    package func adoptForeign(_ ids: [ObjectID]) {
         let foreign = ids.filter { !$0.isLocal }
         if !foreign.isEmpty { _ = store.expectUnknown(foreign) }
     }
 
     /// Asks the owners of the foreign ones among `ids` (not ready here) for them.
-    func fetchForeign(_ ids: [ObjectID]) {
+    package func fetchForeign(_ ids: [ObjectID]) {
         guard let cluster else { return }
         let foreign = ids.filter { !$0.isLocal }
         if !foreign.isEmpty { cluster.fetch(foreign) }
+    }
+}
+
+/// Resource amounts as messages show them: whole numbers without a decimal point.
+package enum ResourceAmount {
+    package static func text(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 }

@@ -1,4 +1,3 @@
-import RayCore
 
 /// What a runtime needs from the cluster it belongs to: where work goes,
 /// where foreign objects come from, and the cluster's directory. RayCluster
