@@ -47,7 +47,7 @@ extension Runtime {
             return "\(what.noun) needs \(ResourceAmount.text(cpus)) CPUs but this node has \(ResourceAmount.text(settings.numCPUs)); \(what.never)"
         }
         for (name, amount) in resources.sorted(by: { $0.key < $1.key }) {
-            let offered = name == "CPU" ? settings.numCPUs : resources[name] ?? 0
+            let offered = name == "CPU" ? settings.numCPUs : self.resources[name] ?? 0
             if amount > offered + 1e-9 {
                 return "\(what.noun) needs \(ResourceAmount.text(amount)) \(name) but this node has \(ResourceAmount.text(offered)); \(what.never)"
             }
