@@ -115,12 +115,7 @@ extension Primitives {
             let call = TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
                                 arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
                                 returnIDs: returns, cpus: 0)
-            if let cluster = ray.runtime.cluster, !ray.runtime.actors.knows(id), cluster.callActor(call) {
-                ray.recordSubmission(returns)
-                return pushRefs(L, ray, returns)
-            }
-            ray.runtime.tasks.add(call, parent: ray.worker?.current?.task.id)
-            ray.runtime.actors.submit(call)
+            ray.runtime.tasks.submit(call, parent: ray.worker?.current?.task.id, mayPlace: true)
             ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)
         }

@@ -200,12 +200,7 @@ enum Primitives {
             task.resources = placement.resources
             task.strategy = placement.strategy
             task.environment = environment
-            let parent = ray.worker?.current?.task.id
-            if ray.runtime.cluster?.place(task) == true {
-                if let parent, let first = returns.first { ray.runtime.tasks.addRemoteChild(returning: first, parent: parent) }
-            } else {
-                ray.runtime.submit(task, parent: parent)
-            }
+            ray.runtime.tasks.submit(task, parent: ray.worker?.current?.task.id, mayPlace: true)
             ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)
         }

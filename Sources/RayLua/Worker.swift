@@ -142,16 +142,12 @@ final class Worker: TaskExecutor, @unchecked Sendable {
             hostActor(task)
             return
         }
-        if let stop = runtime.tasks.start(task.id, on: index) {
+        if runtime.tasks.start(task.id, worker: index) != nil {
             // Stopped while it was being handed to us: it ends here, giving
             // back the CPUs the scheduler took for it.
-            runtime.finishStopped(task, stop)
+            runtime.tasks.end(task, .stopped)
             runtime.scheduler.release(cpus: task.cpus)
-            switch task.kind {
-            case .actorMethod(let actorID, _): runtime.actors.callFinished(actorID, call: task.id)
-            case .actorCreation: hostedActor = true  // nothing to host: this worker may leave
-            case .function: break
-            }
+            if case .actorCreation = task.kind { hostedActor = true }  // nothing to host: this worker may leave
             return
         }
         let L = ray.state.pointer
@@ -214,12 +210,10 @@ final class Worker: TaskExecutor, @unchecked Sendable {
             runtime.scheduler.post(.start(task), to: home.index)
         } catch {
             let failure = ray.makeError(.taskError, "could not start a worker for the actor: \(error)", task: task.name)
-            for id in task.returnIDs { runtime.store.fulfill(id, with: failure) }
+            runtime.tasks.end(task, .failed(failure, mayRetry: false))
             if case .actorCreation(let actorID, _) = task.kind {
                 runtime.actors.initFailed(actorID, creation: task.id, cause: "could not start a worker for it: \(error)")
             }
-            for ref in task.argumentRefs { runtime.store.removeReference(ref) }
-            runtime.tasks.finish(task.id)
             runtime.scheduler.release(cpus: task.cpus)
         }
     }
@@ -256,6 +250,7 @@ final class Worker: TaskExecutor, @unchecked Sendable {
         guard let run = runs[key], run.suspended, run.token == token else { return }  // stale
         run.suspended = false
         runtime.scheduler.reacquire(cpus: run.task.cpus)
+        runtime.tasks.suspended(run.task.id, false)
         try? applyEnvironment(of: run.task)  // it was in place when the task started
         step(run, arguments: 0)
     }
@@ -282,6 +277,7 @@ final class Worker: TaskExecutor, @unchecked Sendable {
                 return
             }
             runtime.scheduler.release(cpus: run.task.cpus)
+            runtime.tasks.suspended(run.task.id, true)
         case LUA_OK:
             if case .actorCreation(let actorID, _) = run.task.kind {
                 lua_xmove(run.coroutine, L, 1)  // the instance
@@ -297,23 +293,10 @@ final class Worker: TaskExecutor, @unchecked Sendable {
                 finish(run, failure: ray.storeResults(of: run.task, from: run.coroutine, count: results))
             }
         default:
-            switch runtime.tasks.stopReason(run.task.id) {
-            case .cancelled:
-                finish(run, failure: .error(ray.makeError(.taskCancelled, "task '\(run.task.name)' was cancelled", task: run.task.name)))
-                return
-            case .actorDied(retry: true):
-                handBack(run)
-                return
-            case .actorDied(retry: false):
-                finish(run, failure: .error(run.task.actorID.map { runtime.actors.stoppedCallError($0) }!))
-                return
-            case nil:
-                break
-            }
-            if run.task.retryExceptions && run.task.attempt < run.task.maxRetries {
-                retry(run)
+            if runtime.tasks.stopReason(run.task.id) != nil {
+                finish(run, .stopped)  // cancelled, or its actor died: the mark decides
             } else {
-                finish(run, failure: .error(ray.taskError(from: run.coroutine, task: run.task)))
+                finish(run, .failed(ray.taskError(from: run.coroutine, task: run.task), mayRetry: run.task.retryExceptions))
             }
         }
     }
@@ -334,44 +317,27 @@ final class Worker: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// Runs a task that raised again (`retry_exceptions`), as a new attempt
-    /// queued like a new task, with the same return objects and arguments.
-    private func retry(_ run: TaskRun) {
-        release(run)
-        runtime.scheduler.release(cpus: run.task.cpus)
-        var again = run.task
-        again.attempt += 1
-        runtime.tasks.requeue(again.id)
-        runtime.scheduler.enqueue(again)
-    }
-
-    /// An actor call cut short by a restart goes back to its actor's queue,
-    /// with its arguments, to run again on the next incarnation.
-    private func handBack(_ run: TaskRun) {
-        release(run)
-        runtime.actors.retry(run.task)
-    }
-
-    /// Ends a task: stores `failure` in every return (when given), releases
-    /// its CPUs (but `keepingCPUs`, held by an actor for its life), coroutine
-    /// and arguments, and tells the actor directory about actor work.
-    private func finish(_ run: TaskRun, failure: TaskFailure?, keepingCPUs: Double = 0) {
-        if let failure {
-            let object: StoredObject
-            switch failure {
-            case .error(let error): object = error
-            }
-            for id in run.task.returnIDs { runtime.store.fulfill(id, with: object) }
-            if case .actorCreation(let actorID, _) = run.task.kind, runtime.tasks.stopReason(run.task.id) == nil {
-                let message = (try? ray.messageOf(object)) ?? "its creation failed"
-                runtime.actors.initFailed(actorID, creation: run.task.id, cause: message)
-            }
+    /// Ends a task's run on this worker: the task manager stores a failure
+    /// in its returns (or runs it again), and drops its arguments; the
+    /// worker lets go of its coroutine and gives back its CPUs (but
+    /// `keepingCPUs`, held by an actor for its life). A failed actor
+    /// creation, not stopped by a kill, fails its actor.
+    private func finish(_ run: TaskRun, _ outcome: TaskOutcome, keepingCPUs: Double = 0) {
+        let stop = runtime.tasks.end(run.task, outcome)
+        if case .failed(let error, _) = outcome, stop == nil, case .actorCreation(let actorID, _) = run.task.kind {
+            let message = (try? ray.messageOf(error)) ?? "its creation failed"
+            runtime.actors.initFailed(actorID, creation: run.task.id, cause: message)
         }
         release(run)
-        for ref in run.task.argumentRefs { runtime.store.removeReference(ref) }
-        runtime.tasks.finish(run.task.id)
         runtime.scheduler.release(cpus: run.task.cpus - keepingCPUs)
-        if case .actorMethod(let actorID, _) = run.task.kind { runtime.actors.callFinished(actorID, call: run.task.id) }
+    }
+
+    /// A run that failed before its body ran (or could not keep its results).
+    private func finish(_ run: TaskRun, failure: TaskFailure?, keepingCPUs: Double = 0) {
+        guard let failure else { return finish(run, .succeeded, keepingCPUs: keepingCPUs) }
+        switch failure {
+        case .error(let error): finish(run, .failed(error, mayRetry: false), keepingCPUs: keepingCPUs)
+        }
     }
 
     /// Suspends the current task until `resume(key:token:)` is called with

@@ -10,8 +10,8 @@ extension ClusterMember {
     /// elsewhere or fails; a driver's actors end with it.
     /// What a closed connection leaves to do, gathered under the lock.
     struct Departure {
-        /// Work placed on that process, with the nodes that died under it (that one included).
-        var lost: [(task: TaskSpec, nodeDeaths: [String])] = []
+        /// That process, as messages name it.
+        var description = ""
         var unanswered: [ObjectID] = []
         var abandoned: [ObjectID] = []
         var actors: [ActorID] = []
@@ -37,11 +37,7 @@ extension ClusterMember {
             }
             let node = state.nodes.first { $0.owner == link.owner }
             let gone = node.map { "node \($0.nodeID.prefix(12)) at \($0.address)" } ?? "the process \(String(link.owner, radix: 16))"
-            for (id, entry) in state.placed where entry.owner == link.owner {
-                state.placed[id] = nil
-                for ref in entry.task.returnIDs { state.placedByReturn[ref] = nil }
-                departure.lost.append((entry.task, entry.nodeDeaths + [gone]))
-            }
+            departure.description = gone
             state.inFlight[link.owner] = nil
             departure.orphans = state.created.keys.filter { state.actorHosts[$0] == link.owner }
             for id in departure.orphans where !state.stopping { state.actorDeaths[id, default: []].append(gone) }
@@ -68,12 +64,9 @@ extension ClusterMember {
         }
         // Requests to that process will not be answered: their waiters go on.
         for waiting in requests.withLock({ $0.values.filter { $0.owner == link.owner } }) { waiting.answered.signal() }
-        if departure.leaving {
-            for (task, _) in departure.lost {
-                runtime.endPlaced(task, failing: .nodeDied(task, "this process left the cluster before it finished"))
-            }
-        } else {
-            for (task, deaths) in departure.lost { retryOrFail(task, because: "the node that ran it went away", nodeDeaths: deaths) }
+        // Work placed there is retried elsewhere or fails (the task manager decides).
+        runtime.tasks.nodeDied(link.owner, description: departure.description, leaving: departure.leaving)
+        if !departure.leaving {
             for id in departure.orphans { restartElsewhere(id) }
         }
         for id in departure.unanswered {
@@ -98,33 +91,5 @@ extension ClusterMember {
             runtime.writeOutput(text)  // no driver: the node's own log
         }
         for link in links { link.send(.output(text)) }
-    }
-
-    /// Node deaths under one task after which it is taken for their cause
-    /// and not retried again, whatever `max_retries` says: one death can be
-    /// bad luck, two in a row on different nodes are the task's doing (a
-    /// crash in C code, memory exhausted), and retrying would take the
-    /// cluster down node by node.
-    static let crashLimit = 2
-
-    /// Work lost with its node: retried elsewhere while `max_retries`
-    /// allows and it has not taken `crashLimit` nodes down, else failed
-    /// (`WorkerCrashedError` naming the nodes, or `NodeDiedError`).
-    func retryOrFail(_ task: TaskSpec, because reason: String, nodeDeaths: [String] = []) {
-        if task.actorID == nil && nodeDeaths.count >= Self.crashLimit {
-            if isNode {
-                log("task '\(task.name)' is not retried: \(nodeDeaths.count) nodes died while it ran on them (\(nodeDeaths.joined(separator: ", ")))")
-            }
-            runtime.endPlaced(task, failing: RayError(.workerCrashed, of: task,
-                "not retried: each node it ran on died while it ran (\(nodeDeaths.joined(separator: ", "))); "
-                + "it is taken to have crashed them"))
-            return
-        }
-        if task.actorID == nil && task.attempt < task.maxRetries {
-            var again = task
-            again.attempt += 1
-            if send(again, nodeDeaths: nodeDeaths) { return }
-        }
-        runtime.endPlaced(task, failing: .nodeDied(task, reason))
     }
 }

@@ -27,14 +27,12 @@ extension ClusterMember {
                 arrived(piece.id, StoredObject(bytes: Array(piece.data.readableBytesView), isError: piece.isError,
                                                contained: piece.contained))
             }
-            let task: TaskSpec? = state.withLock { state in
-                guard let entry = state.placed.removeValue(forKey: id) else { return nil }
-                for ref in entry.task.returnIDs { state.placedByReturn[ref] = nil }
-                if !state.actorDeaths.isEmpty, let actor = entry.task.actorID { state.actorDeaths[actor] = nil }
-                state.inFlight[entry.owner, default: 0] -= entry.task.cpus
-                return entry.task
+            if let (task, node) = runtime.tasks.placedFinished(id) {
+                state.withLock { state in
+                    if !state.actorDeaths.isEmpty, let actor = task.actorID { state.actorDeaths[actor] = nil }
+                    state.inFlight[node, default: 0] -= task.cpus
+                }
             }
-            if let task { runtime.endPlaced(task) }
         case .fetch(let ids):
             for id in ids {
                 let known = runtime.objects.whenReady(id) { [self] object in

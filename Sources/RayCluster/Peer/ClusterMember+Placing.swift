@@ -57,45 +57,35 @@ extension ClusterMember {
         return best?.owner
     }
 
-    func place(_ task: TaskSpec) -> Bool {
-        guard let owner = decide(task) else { return false }  // infeasible now: checked at submit; run here
-        if owner == UniqueID.localPrefix { return false }
-        if send(task, to: owner, mayWait: true) { return true }
-        if isNode { return false }  // run it here
-        runtime.endPlaced(task, failing: .nodeDied(task, "the node chosen to run it cannot be reached"))
-        return true
-    }
-
-    /// Places a task again (a retry), anywhere but here for a driver;
-    /// `nodeDeaths` are the nodes that died under its earlier attempts.
-    func send(_ task: TaskSpec, nodeDeaths: [String] = []) -> Bool {
-        guard let owner = decide(task) else { return false }
-        if owner == UniqueID.localPrefix {
-            runtime.submit(task)
-            return true
+    func place(_ task: TaskSpec, retry: Bool) -> ClusterPlacement {
+        guard let owner = decide(task) else {
+            // Infeasible now (it was checked at submit): a new task runs
+            // here; a retry whose node died has nowhere to go.
+            return retry ? .failed(.nodeDied(task, "the node that ran it went away, and no other node can run it now")) : .runHere
         }
-        return send(task, to: owner, nodeDeaths: nodeDeaths)
+        if owner == UniqueID.localPrefix { return .runHere }
+        if let sent = send(task, to: owner, mayWait: !retry) { return sent }
+        if isNode { return .runHere }
+        return .failed(.nodeDied(task, retry ? "the node that ran it went away" : "the node chosen to run it cannot be reached"))
     }
 
-    /// Sends a task or actor call to the process `owner`, recording it until it finishes.
-    private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false, nodeDeaths: [String] = []) -> Bool {
+    /// Sends a task or actor call to the process `owner`, recorded with the
+    /// task manager until it finishes; nil when there is no link to it.
+    private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false) -> ClusterPlacement? {
         guard task.arguments.count < Frame.maxMessage - (1 << 20) else {
-            runtime.endPlaced(task, failing: RayError(.serialization, of: task,
+            return .failed(RayError(.serialization, of: task,
                 "its arguments take \(task.arguments.count) bytes, more than a message between nodes can carry (2 GiB): put them with ray.put and pass the ObjectRef"))
-            return true
         }
-        guard let link = link(to: owner, mayWait: mayWait) else { return false }
+        guard let link = link(to: owner, mayWait: mayWait) else { return nil }
         // Recorded only while the link is still the one in use: once it has
         // closed, its placed work was already swept (`closed`), and a record
         // made after that would never be failed (a call that hung forever).
-        let recorded = state.withLock { state -> Bool in
-            guard state.links[owner] === link else { return false }
-            state.placed[task.id] = (task, owner, nodeDeaths)
-            for ref in task.returnIDs { state.placedByReturn[ref] = task.id }
+        let followUp = state.withLock { state -> TaskFollowUp? in
+            guard state.links[owner] === link else { return nil }
             state.inFlight[owner, default: 0] += task.cpus
-            return true
+            return runtime.tasks.placed(task.id, on: owner)
         }
-        guard recorded else { return false }
+        guard let followUp else { return nil }
         // Refs nested in the arguments may be kept there (an actor's state):
         // a node's own objects among them stay alive (see `pin`). A driver's
         // stay alive while its script holds them.
@@ -104,7 +94,8 @@ extension ClusterMember {
             pin(task.argumentRefs.filter { !topLevel.contains($0) })
         }
         link.send(task: task, code: runtime.functionCode)
-        return true
+        followUp.perform()
+        return .sent
     }
 
     func placeActor(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) -> Bool {
@@ -140,7 +131,7 @@ extension ClusterMember {
     func restartElsewhere(_ id: ActorID) {
         let next: (ActorCreation, [ObjectID])? = state.withLock { state in
             guard let entry = state.created[id] else { return nil }
-            if let deaths = state.actorDeaths[id], deaths.count >= Self.crashLimit {
+            if let deaths = state.actorDeaths[id], deaths.count >= TaskBook.crashLimit {
                 // As for tasks: its nodes died one after the other with no call
                 // finished in between; it is taken to crash them.
                 state.created[id] = nil
@@ -178,16 +169,15 @@ extension ClusterMember {
         return record.host
     }
 
-    func callActor(_ call: TaskSpec) -> Bool {
-        guard let id = call.actorID, let host = host(of: id), host != UniqueID.localPrefix else { return false }
-        if send(call, to: host, mayWait: true) { return true }
+    func callActor(_ call: TaskSpec) -> ClusterPlacement {
+        guard let id = call.actorID, let host = host(of: id), host != UniqueID.localPrefix else { return .runHere }
+        if let sent = send(call, to: host, mayWait: true) { return sent }
         // Its node went away: the actor may have been restarted elsewhere.
         state.withLock { _ = $0.actorHosts.removeValue(forKey: id) }
-        if let moved = self.host(of: id), moved != host, moved != UniqueID.localPrefix, send(call, to: moved, mayWait: true) {
-            return true
+        if let moved = self.host(of: id), moved != host, moved != UniqueID.localPrefix, let sent = send(call, to: moved, mayWait: true) {
+            return sent
         }
-        runtime.endPlaced(call, failing: .nodeDied(call, "the node that hosts its actor went away"))
-        return true
+        return .failed(.nodeDied(call, "the node that hosts its actor went away"))
     }
 
     /// Kills an actor on its node and waits (at most 10 s) until the kill
@@ -240,11 +230,7 @@ extension ClusterMember {
         }
     }
 
-    func cancel(returning ref: ObjectID, recursive: Bool) -> Bool {
-        guard let owner = state.withLock({ state in state.placedByReturn[ref].flatMap { state.placed[$0]?.owner } }) else {
-            return false
-        }
-        link(to: owner)?.send(.cancel(returning: ref, recursive: recursive))
-        return true
+    func cancel(returning ref: ObjectID, on node: UInt64, recursive: Bool) {
+        link(to: node)?.send(.cancel(returning: ref, recursive: recursive))
     }
 }

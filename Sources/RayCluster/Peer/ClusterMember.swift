@@ -34,11 +34,6 @@ final class ClusterMember: ClusterLink, Sendable {
         /// The node counted as local: this node, or for a driver the node it attached to.
         var local: UInt64?
         var links: [UInt64: PeerLink] = [:]
-        /// Tasks and actor calls placed on other nodes, not finished, with
-        /// the nodes that died while earlier attempts of the task were
-        /// placed on them (see `ClusterMember.crashLimit`).
-        var placed: [TaskID: (task: TaskSpec, owner: UInt64, nodeDeaths: [String])] = [:]
-        var placedByReturn: [ObjectID: TaskID] = [:]
         /// CPUs of the work placed on each node and not finished.
         var inFlight: [UInt64: Double] = [:]
         var spreadCounter = 0
@@ -52,7 +47,7 @@ final class ClusterMember: ClusterLink, Sendable {
         /// create them again elsewhere when their node dies (`max_restarts`).
         var created: [ActorID: (actor: ActorCreation, classRefs: [ObjectID], restarts: Int)] = [:]
         /// The nodes that died under each of those actors since a call to it
-        /// last finished: at `crashLimit`, it is not created again.
+        /// last finished: at `TaskBook.crashLimit`, it is not created again.
         var actorDeaths: [ActorID: [String]] = [:]
         /// Actors hosted here for each driver (non-detached: they end with its job).
         var actorsOfDriver: [UInt64: [ActorID]] = [:]

@@ -173,7 +173,7 @@ package final class ActorDirectory: Sendable {
         end(old) { attempt in .actorDied(retry: retries < 0 || attempt < retries) }
         // The new incarnation's creation holds its own references to the arguments.
         for ref in next.argumentRefs { runtime.store.addReference(ref) }
-        runtime.submit(next)
+        runtime.tasks.submit(next)
     }
 
     /// The actor is gone for good: queued and future calls fail with
@@ -206,11 +206,11 @@ package final class ActorDirectory: Sendable {
 
     /// Ends incarnation `old`: stops its creation (if still running) and its
     /// calls, drops its instance, and gives back the CPUs it held.
-    private func end(_ old: Incarnation, callStop: (_ attempt: Int) -> TaskTable.Stop) {
+    private func end(_ old: Incarnation, callStop: (_ attempt: Int) -> TaskStop) {
         let id = old.creation.actorID!
-        var stops: [TaskID: TaskTable.Stop] = [old.creation.id: .actorDied(retry: false)]
+        var stops: [TaskID: TaskStop] = [old.creation.id: .actorDied(retry: false)]
         for (call, attempt) in old.running { stops[call] = callStop(attempt) }
-        runtime.stop(stops)
+        runtime.tasks.stop(stops)
         if let home = old.home { runtime.scheduler.post(.dropActor(id, creation: old.creation.id), to: home) }
         runtime.scheduler.release(cpus: old.heldCPUs)
     }
@@ -232,22 +232,10 @@ package final class ActorDirectory: Sendable {
     }
 
     /// Queues a method call (or fails it at once when the actor is dead).
-    package func submit(_ call: TaskSpec) {
-        enqueue(call, atFront: false)
-    }
-
-    /// A call cut short by a restart, with retries left: it runs again, put
-    /// at the head of the queue when its old worker hands it back. Calls
-    /// the new incarnation took meanwhile may run before it (as in Ray,
-    /// retries can reorder calls).
-    package func retry(_ call: TaskSpec) {
-        var again = call
-        again.attempt += 1
-        runtime.tasks.requeue(call.id)
-        enqueue(again, atFront: true)
-    }
-
-    private func enqueue(_ call: TaskSpec, atFront: Bool) {
+    /// `atFront`: a call cut short by a restart, with retries left, runs
+    /// again first. Calls the new incarnation took meanwhile may run before
+    /// it (as in Ray, retries can reorder calls).
+    package func enqueue(_ call: TaskSpec, atFront: Bool) {
         guard let id = call.actorID else { return }
         let death: StoredObject? = actors.withLock { table in
             guard let actor = table.byID[id] else {
@@ -315,8 +303,6 @@ package final class ActorDirectory: Sendable {
 
     /// Fails a call that never ran with `error`.
     private func fail(_ call: TaskSpec, with error: StoredObject) {
-        for id in call.returnIDs { runtime.store.fulfill(id, with: error) }
-        for ref in call.argumentRefs { runtime.store.removeReference(ref) }
-        runtime.tasks.finish(call.id)
+        runtime.tasks.end(call, .failed(error, mayRetry: false))
     }
 }

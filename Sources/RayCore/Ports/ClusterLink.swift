@@ -14,18 +14,21 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// under `strategy`, or nil when one can.
     func infeasibility(cpus: Double, resources: [String: Double], strategy: SchedulingStrategy) -> Infeasibility?
 
-    /// Places a task: false to run it on this node, true when it was sent
-    /// to another (the link then delivers its results to this store and
-    /// releases its argument references when it ends).
-    func place(_ task: TaskSpec) -> Bool
+    /// Places a task (`retry`: again, after the node it ran on died; the
+    /// caller may be an event loop and must not wait). When it goes to
+    /// another node, the link calls `runtime.tasks.placed(_:on:)` before
+    /// sending it, then delivers its returns to this store and reports
+    /// `placedFinished` (or `nodeDied`) to the task manager.
+    func place(_ task: TaskSpec, retry: Bool) -> ClusterPlacement
 
     /// Registers a new actor with the cluster (its name, where it lives)
     /// and places it: false to host it on this node, true when another node
     /// hosts it. Throws a message when its name is taken.
     func placeActor(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) -> Bool
 
-    /// Sends a call to an actor hosted elsewhere; false when no node hosts it.
-    func callActor(_ call: TaskSpec) -> Bool
+    /// Sends a call to an actor hosted elsewhere (recorded as `place` does);
+    /// `.runHere` when no node hosts it.
+    func callActor(_ call: TaskSpec) -> ClusterPlacement
 
     /// Forwards `ray.kill` to the actor's node; false when no node hosts it.
     func killActor(_ id: ActorID, noRestart: Bool) -> Bool
@@ -37,9 +40,8 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// them; each is asked for once until it arrives.
     func fetch(_ ids: [ObjectID])
 
-    /// Forwards `ray.cancel` for a task placed on another node; false when
-    /// the task is not one of those.
-    func cancel(returning ref: ObjectID, recursive: Bool) -> Bool
+    /// Forwards `ray.cancel` to the node a task was placed on.
+    func cancel(returning ref: ObjectID, on node: UInt64, recursive: Bool)
 
     /// Every node the head knows, alive or not.
     func nodes() -> [ClusterNode]
@@ -47,6 +49,16 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// The runtime shuts down: close every connection (its job ends for
     /// the cluster) and stop what runs in the background.
     func leave()
+}
+
+/// Where the cluster put a task.
+public enum ClusterPlacement: Sendable {
+    /// On this node (the task manager runs it here).
+    case runHere
+    /// On another node; the task manager was told which.
+    case sent
+    /// Nowhere, for good: the task fails with this error.
+    case failed(RayError)
 }
 
 /// Why no node could ever run a task or host an actor.

@@ -84,8 +84,7 @@ extension Runtime {
         case .function:
             submit(task)
         case .actorMethod:
-            tasks.add(task, parent: nil)
-            actors.submit(task)
+            submit(task)
         case .actorCreation:
             // Actors come with `hostActorForPeer` (their options and name);
             // a creation sent as a plain task is refused, not half-run.
@@ -114,7 +113,7 @@ extension Runtime {
     }
 
     /// Tasks here that wait: for a CPU, or for their ObjectRef arguments.
-    public var pendingTasks: Int { scheduler.queuedTasks + awaitingArgumentsCount }
+    public var pendingTasks: Int { scheduler.queuedTasks + tasks.waitingForArguments }
 
     /// CPUs not in use on this node now.
     public var availableCPUs: Double { scheduler.availableCPUs }
@@ -130,16 +129,6 @@ extension Runtime {
         adoptForeign(object.contained)
         for ref in object.contained { store.addReference(ref) }
         store.fulfill(id, with: object)
-    }
-
-    /// Drops the references a task placed on another node held on its
-    /// arguments (it ended there), or fails its returns with `error` first.
-    public func endPlaced(_ task: TaskSpec, failing error: RayError? = nil) {
-        if let error {
-            let object = StoredObject(error: error)
-            for id in task.returnIDs { store.fulfill(id, with: object) }
-        }
-        for ref in task.argumentRefs { store.removeReference(ref) }
     }
 
     /// Writes what a task printed on another node to this process's stdout,

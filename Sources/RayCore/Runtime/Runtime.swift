@@ -41,20 +41,20 @@ public final class Runtime: Sendable {
     private let workers = Locked<[Int: any TaskExecutor]>([:])
     /// Starts the executors (RayLua's Lua workers).
     package let executors: any ExecutorFactory
-    package let tasks = TaskTable()
-    /// Set right after init (it needs `self`); never nil afterwards.
-    private let actorDirectory = Locked<ActorDirectory?>(nil)
-    package var actors: ActorDirectory { actorDirectory.withLock { $0! } }
+    /// The owner of every task's life here, and of every actor's. Both hold
+    /// the runtime (unowned), so they are made in `init` right after every
+    /// other property and never change after it: written once before any
+    /// other thread can see the runtime, read without a lock.
+    nonisolated(unsafe) package private(set) var tasks: TaskManager!
+    nonisolated(unsafe) package private(set) var actors: ActorDirectory!
+    /// Every state transition of tasks, actors and objects, for whoever listens.
+    public let events: EventSink
     private let stopped = Locked(false)
     /// The cluster this runtime belongs to, once attached (see Runtime+Cluster.swift).
     package let clusterLink = Locked<(any ClusterLink)?>(nil)
     /// Where tasks' `print` lines go when `settings.forwardsOutput`: the
     /// task (nil outside one) and the whole line, newline included.
     public let outputSink = Locked<(@Sendable (TaskID?, String) -> Void)?>(nil)
-    /// Tasks waiting for their ObjectRef arguments. Whoever takes one out
-    /// (the last readiness callback, or a cancel) decides what becomes of it.
-    private let awaitingArguments = Locked<[TaskID: TaskSpec]>([:])
-    package var awaitingArgumentsCount: Int { awaitingArguments.withLock { $0.count } }
     /// Custom resources this node offers: `settings.resources`, plus those a
     /// driver's `ray.init{resources = ...}` added before any conflict.
     private let customResources: Locked<[String: Double]>
@@ -65,14 +65,16 @@ public final class Runtime: Sendable {
 
     /// Starts the worker threads through `executors`; returns once each is
     /// ready. (RayLua's `Runtime(settings:)` gives it Lua workers.)
-    package init(settings: RuntimeSettings, executors: any ExecutorFactory) throws {
+    package init(settings: RuntimeSettings, executors: any ExecutorFactory, clock: any RuntimeClock = MonotonicClock()) throws {
         self.settings = settings
         self.executors = executors
+        events = EventSink(node: nodeID.hex, clock: clock)
         namespaceState = Locked(("anonymous-" + jobID.hex, false))
         customResources = Locked(settings.resources)
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
         scheduler = Scheduler(cpus: settings.numCPUs, idleSpin: settings.idleSpin)
-        actorDirectory.withLock { $0 = ActorDirectory(runtime: self) }
+        tasks = TaskManager(runtime: self)
+        actors = ActorDirectory(runtime: self)
         for _ in 0..<threads { _ = try startWorker(.pool) }
     }
 
@@ -149,88 +151,25 @@ public final class Runtime: Sendable {
         functions.withLock { $0.code[id] }
     }
 
-    /// Queues a task once its top-level ObjectRef arguments are ready.
-    /// `parent` is the task that submitted it (for recursive cancellation).
+    /// Runs a task on this node once its top-level ObjectRef arguments are
+    /// ready (an actor's call: at its actor). `parent` is the task that
+    /// submitted it (for recursive cancellation).
     public func submit(_ task: TaskSpec, parent: TaskID? = nil) {
-        tasks.add(task, parent: parent)
-        let waiting = task.topLevelRefs.filter { store.object($0.id) == nil }
-        if waiting.isEmpty {
-            scheduler.enqueue(task)
-            return
-        }
-        awaitingArguments.withLock { $0[task.id] = task }
-        let remaining = Atomic(waiting.count)
-        for (_, id) in waiting {
-            store.whenReady(id) { [self] _ in
-                guard remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0,
-                      let task = awaitingArguments.withLock({ $0.removeValue(forKey: task.id) }) else { return }
-                if let reason = tasks.stopReason(task.id) {
-                    finishStopped(task, reason)
-                } else {
-                    scheduler.enqueue(task)
-                }
-            }
-        }
+        tasks.submit(task, parent: parent)
     }
 
     /// `ray.cancel`: a task or actor call not started yet is dropped and its
     /// returns fail with TaskCancelledError; a started one is interrupted on
     /// its worker (a hook raises inside its coroutine; a suspended one is
-    /// resumed and its `ray.get` raises). `recursive` also cancels the tasks
-    /// it submitted.
+    /// resumed and its `ray.get` raises); one placed on another node is
+    /// cancelled there. `recursive` also cancels the tasks it submitted.
     public func cancel(returning ref: ObjectID, recursive: Bool) {
-        let (marked, remote) = tasks.cancel(returning: ref, recursive: recursive)
-        if marked.isEmpty, cluster?.cancel(returning: ref, recursive: recursive) == true { return }
-        for (id, place) in marked {
-            stopMarked(id, place, .cancelled)
-        }
-        // Children placed on other nodes are cancelled there.
-        for child in remote { _ = cluster?.cancel(returning: child, recursive: true) }
+        tasks.cancel(returning: ref, recursive: recursive)
     }
 
-    /// Stops tasks for the given reasons (an actor's calls and creation when
-    /// it is killed or restarted).
-    package func stop(_ reasons: [TaskID: TaskTable.Stop]) {
-        for (id, place) in tasks.stop(Array(reasons.keys), { reasons[$0]! }) {
-            stopMarked(id, place, reasons[id]!)
-        }
-    }
-
-    /// A task just marked to stop: take it out of its queue (runnable, an
-    /// actor's, or waiting for its arguments) if it is still there and end
-    /// it; interrupt it if it runs. Not found (being handed to a worker): the
-    /// worker sees the mark.
-    private func stopMarked(_ id: TaskID, _ place: TaskTable.Place, _ reason: TaskTable.Stop) {
-        switch place {
-        case .pending:
-            if let queued = scheduler.remove(id) ?? actors.removeQueued(id)
-                ?? awaitingArguments.withLock({ $0.removeValue(forKey: id) }) {
-                finishStopped(queued, reason)
-            }
-        case .running(let worker):
-            workers.withLock { $0[worker] }?.interrupt(id)
-        }
-    }
-
-    /// Ends a task that was stopped before it started.
-    package func finishStopped(_ task: TaskSpec, _ reason: TaskTable.Stop) {
-        switch reason {
-        case .cancelled:
-            end(task, storing: StoredObject(error: .cancelledBeforeStart(task)))
-        case .actorDied(retry: true):
-            actors.retry(task)
-        case .actorDied(retry: false):
-            end(task, storing: task.actorID.map { actors.stoppedCallError($0) })
-        }
-    }
-
-    /// Ends a task that did not run: stores `error` in its returns, drops its arguments.
-    private func end(_ task: TaskSpec, storing error: StoredObject?) {
-        if let error {
-            for ref in task.returnIDs { store.fulfill(ref, with: error) }
-        }
-        for ref in task.argumentRefs { store.removeReference(ref) }
-        tasks.finish(task.id)
+    /// The executor in scheduler slot `index`, if one lives there.
+    package func executor(at index: Int) -> (any TaskExecutor)? {
+        workers.withLock { $0[index] }
     }
 
     /// Runs a full garbage collection on every worker's state (ObjectRefs
