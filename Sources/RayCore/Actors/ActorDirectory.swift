@@ -72,6 +72,15 @@ package final class ActorDirectory: Sendable {
 
     package init(runtime: Runtime) { self.runtime = runtime }
 
+    /// Tells the event sink, when someone listens, of an actor's change of phase.
+    private func emit(_ id: ActorID, _ phase: ActorPhase, reason: String? = nil) {
+        guard runtime.events.isListening else { return }
+        let (name, restarts) = actors.withLock { table in
+            table.byID[id].map { ($0.options.name ?? $0.className, $0.restarts) } ?? ("?", 0)
+        }
+        runtime.events.emit(.actor(id: id, name: name, phase: phase, restarts: restarts, reason: reason))
+    }
+
     package enum CreationError: Error { case nameTaken(String, namespace: String) }
 
     /// Registers an actor whose creation task the caller submits next. When
@@ -95,6 +104,7 @@ package final class ActorDirectory: Sendable {
         if options.maxRestarts != 0 {
             for ref in creation.argumentRefs { runtime.store.addReference(ref) }
         }
+        emit(id, .created)
     }
 
     /// The actors alive here that are not detached.
@@ -133,7 +143,10 @@ package final class ActorDirectory: Sendable {
             actor.heldCPUs = actor.options.lifetimeCPUs
             return actor.heldCPUs
         }
-        if held != nil { dispatch(id) }
+        if held != nil {
+            emit(id, .ready)
+            dispatch(id)
+        }
         return held
     }
 
@@ -170,6 +183,7 @@ package final class ActorDirectory: Sendable {
             if case .dies = outcome { die(id, reason: "it was killed by ray.kill") }
             return
         }
+        emit(id, .restarting, reason: "it was killed by ray.kill (no_restart = false)")
         end(old) { attempt in .actorDied(retry: retries < 0 || attempt < retries) }
         // The new incarnation's creation holds its own references to the arguments.
         for ref in next.argumentRefs { runtime.store.addReference(ref) }
@@ -196,6 +210,7 @@ package final class ActorDirectory: Sendable {
             return old
         }
         guard let old, let death = actors.withLock({ $0.byID[id]?.death }) else { return }
+        emit(id, .died, reason: reason)
         end(old.incarnation) { _ in .actorDied(retry: false) }
         for call in old.queued { fail(call, with: death) }
         if old.options.maxRestarts != 0 {

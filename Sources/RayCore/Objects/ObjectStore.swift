@@ -41,13 +41,23 @@ public final class ObjectStore: Sendable {
     }
 
     private let entries = Locked<[ObjectID: Entry]>([:])
+    /// Where objects' changes of phase go (expected, ready, freed), if anywhere.
+    private let events: EventSink?
 
-    public init() {}
+    public init(events: EventSink? = nil) {
+        self.events = events
+    }
+
+    @inline(__always)
+    private func emit(_ id: ObjectID, _ phase: ObjectPhase) {
+        if let events, events.isListening { events.emit(.object(id: id, phase: phase)) }
+    }
 
     /// Announces an object a task will produce, with `references` references
     /// (the ObjectRef handed to the submitter).
     public func expect(_ id: ObjectID, references: Int = 1) {
         entries.withLock { $0[id] = Entry(object: nil, references: references) }
+        emit(id, .expected)
     }
 
     /// Makes `ids` known as expected objects with no references, unless
@@ -55,19 +65,22 @@ public final class ObjectStore: Sendable {
     /// objects: a copy is fetched into this store while something here
     /// refers to them.)
     public func expectUnknown(_ ids: [ObjectID]) -> [ObjectID] {
-        entries.withLock { entries in
+        let added = entries.withLock { entries in
             ids.filter { id in
                 guard entries[id] == nil else { return false }
                 entries[id] = Entry(object: nil, references: 0)
                 return true
             }
         }
+        for id in added { emit(id, .expected) }
+        return added
     }
 
     /// Stores a new object with one reference and returns its id.
     public func put(_ object: StoredObject) -> ObjectID {
         let id = ObjectID.next()
         entries.withLock { $0[id] = Entry(object: object, references: 1) }
+        emit(id, .ready)
         return id
     }
 
@@ -86,6 +99,7 @@ public final class ObjectStore: Sendable {
             release(object.contained)
             return
         }
+        emit(id, .ready)
         for waiter in waiters { waiter(object) }
     }
 
@@ -102,18 +116,22 @@ public final class ObjectStore: Sendable {
 
     private func release(_ ids: [ObjectID]) {
         var pending = ids
+        let observed = events?.isListening == true
         while !pending.isEmpty {
+            var gone: [ObjectID] = []
             let freed: [ObjectID] = entries.withLock { entries in
                 var freed: [ObjectID] = []
                 for id in pending {
                     guard let index = entries.index(forKey: id) else { continue }
                     entries.values[index].references -= 1
                     if entries.values[index].references == 0 {
+                        if observed { gone.append(id) }
                         if let object = entries.remove(at: index).value.object { freed += object.contained }
                     }
                 }
                 return freed
             }
+            for id in gone { emit(id, .freed) }
             pending = freed
         }
     }

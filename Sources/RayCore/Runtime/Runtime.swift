@@ -32,7 +32,7 @@ public final class Runtime: Sendable {
     /// without a `runtime_env.working_dir` runs.
     package let startDirectory = FileManager.default.currentDirectoryPath
     public let jobID = JobID.next()
-    package let store = ObjectStore()
+    package let store: ObjectStore
     package let scheduler: Scheduler
     /// Remote functions' code by id (a RemoteFunction table keeps its id,
     /// which is the same on every node), and how many were registered here.
@@ -69,6 +69,7 @@ public final class Runtime: Sendable {
         self.settings = settings
         self.executors = executors
         events = EventSink(node: nodeID.hex, clock: clock)
+        store = ObjectStore(events: events)
         namespaceState = Locked(("anonymous-" + jobID.hex, false))
         customResources = Locked(settings.resources)
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
