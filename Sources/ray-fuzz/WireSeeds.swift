@@ -29,7 +29,7 @@ struct WireSeeds {
                 fatalError("seed value \(chunk): \(error)")
             }
         }
-        arguments = encode("return 21, 'two', { x = 1.5, [1] = true }, nil")
+        arguments = encode("return 21, 'two', { true, x = 1.5 }, nil")
         result = encode("return { 'a', { 'b', 'c' }, total = 42 }")
         functionCode = encode("return function(n, s) return n * 2, s:upper() end")
         classCode = encode("return { __index = { incr = function(self, by) self.n = (self.n or 0) + by; return self.n end } }")
@@ -75,9 +75,13 @@ struct WireSeeds {
                             argumentRefs: [Self.id(Self.driver, 50)], topLevelRefs: [(position: 2, id: Self.id(Self.driver, 50))],
                             returnIDs: [Self.id(Self.driver, 200 + n), Self.id(Self.driver, 300 + n)], cpus: 1)
         task.resources = ["GPU": 0.5]
+        // Each strategy and environment shape somewhere in the seeds.
+        let strategies: [UInt64: SchedulingStrategy] = [1: .spread, 2: .node(Self.node.hex, soft: false), 3: .node(Self.node.hex, soft: true)]
+        task.strategy = strategies[n] ?? .default
         task.maxRetries = 3
         task.retryExceptions = n % 2 == 0
         task.attempt = Int(n % 3)
+        task.environment = TaskEnvironment(blob: Self.id(Self.driver, 60), workingDirectory: n == 1 ? Self.id(Self.driver, 61) : nil)
         return task
     }
 
@@ -98,7 +102,7 @@ struct WireSeeds {
                                             offset: 0, data: ByteBuffer(bytes: Array("attempt to call nil".utf8.prefix(17))))
         return [
             .function(function, code: functionCode),
-            .submit([task(.function(function), 1), task(.actorMethod(actor, method: "incr"), 3)]),
+            .submit([task(.function(function), 1), task(.actorMethod(actor, method: "incr"), 3), task(.function(function), 4)]),
             .createActor(creation, classRefs: [Self.id(Self.driver, 51)]),
             .finished(Self.id(Self.driver, 101), results: [whole, error]),
             .fetch([Self.id(Self.node, 7), Self.id(Self.node, 8)]),

@@ -40,11 +40,8 @@ enum ObjectTransfer {
             }
             let end = min(total, offset + chunkSize)
             var w = WireWriter()
-            w.id(id)
-            w.bool(object.isError)
-            w.ids(offset == 0 ? object.contained : [])
-            w.varint(UInt64(total))
-            w.varint(UInt64(offset))
+            PeerMessage.ObjectPiece(id: id, isError: object.isError, contained: offset == 0 ? object.contained : [],
+                                    total: total, offset: offset, data: ByteBuffer()).writeHeader(to: &w)
             w.int(end - offset)
             var buffer = channel.allocator.buffer(capacity: Frame.headerSize + w.bytes.count + end - offset)
             Frame.writeHeader(kind: PeerMessage.Kind.object.rawValue, length: w.bytes.count + end - offset, to: &buffer)

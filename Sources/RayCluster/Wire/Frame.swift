@@ -19,7 +19,10 @@ struct Frame: Equatable, Sendable {
 
     static let magic: [UInt8] = Array("SRAY".utf8)
     /// 2: nodes run work (peer messages, owners in hello/welcome/status, jobs).
-    static let version: UInt8 = 3
+    /// 3: tasks' code environments. 4: tasks' scheduling strategies; an
+    /// environment's two blobs each marked present or not; an actor's name
+    /// after its presence flag; `finished` returns laid out as `object` pieces.
+    static let version: UInt8 = 4
     static let headerSize = 10
     /// Larger frames are refused before their payload is read.
     static let maxPayload = 64 << 20

@@ -92,54 +92,27 @@ enum Message: Equatable, Sendable {
         var w = WireWriter()
         let kind: Kind
         switch self {
-        case .hello(let h):
+        case .hello(let hello):
             kind = .hello
-            w.string(h.token)
-            w.varint(UInt64(h.role.rawValue))
-            w.string(h.nodeID)
-            w.varint(h.incarnation)
-            w.string(h.address)
-            w.resources(h.resources)
-            w.u64(h.owner)
+            w.write(hello)
         case .welcome(let welcome):
             kind = .welcome
-            w.string(welcome.headNodeID)
-            w.double(welcome.heartbeatInterval)
-            w.u64(welcome.owner)
+            w.write(welcome)
         case .refused(let reason):
             kind = .refused
             w.string(reason)
         case .heartbeat(let beat):
             kind = .heartbeat
-            w.string(beat.nodeID)
-            w.varint(beat.incarnation)
-            w.resources(beat.available)
-            w.int(beat.pendingTasks)
+            w.write(beat)
         case .statusRequest:
             kind = .statusRequest
         case .status(let nodes, let jobs):
             kind = .status
-            w.int(nodes.count)
-            for node in nodes {
-                w.string(node.nodeID)
-                w.string(node.address)
-                w.bool(node.isHead)
-                w.bool(node.alive)
-                w.resources(node.total)
-                w.resources(node.available)
-                w.int(node.pendingTasks)
-                w.double(node.lastSeen)
-                w.u64(node.owner)
-            }
-            w.int(jobs.count)
-            for job in jobs {
-                w.string(job.jobID)
-                w.bool(job.running)
-                w.double(job.age)
-            }
+            w.write(nodes)
+            w.write(jobs)
         case .registerActor(let record):
             kind = .registerActor
-            w.actor(record)
+            w.write(record)
         case .actorRegistered(let refusal):
             kind = .actorRegistered
             w.string(refusal)
@@ -153,7 +126,7 @@ enum Message: Equatable, Sendable {
         case .actorFound(let record):
             kind = .actorFound
             w.bool(record != nil)
-            if let record { w.actor(record) }
+            if let record { w.write(record) }
         case .actorGone(let id):
             kind = .actorGone
             w.id(id)
@@ -166,35 +139,19 @@ enum Message: Equatable, Sendable {
         var r = WireReader(frame.payload)
         switch kind {
         case .hello:
-            let token = try r.string()
-            guard let role = Hello.Role(rawValue: UInt8(truncatingIfNeeded: try r.varint())) else {
-                throw .malformed("unknown role")
-            }
-            self = .hello(Hello(token: token, role: role, nodeID: try r.string(), incarnation: try r.varint(),
-                                address: try r.string(), resources: try r.resources(), owner: try r.u64()))
+            self = .hello(try r.read())
         case .welcome:
-            self = .welcome(Welcome(headNodeID: try r.string(), heartbeatInterval: try r.double(), owner: try r.u64()))
+            self = .welcome(try r.read())
         case .refused:
             self = .refused(reason: try r.string())
         case .heartbeat:
-            self = .heartbeat(Heartbeat(nodeID: try r.string(), incarnation: try r.varint(),
-                                        available: try r.resources(), pendingTasks: try r.int()))
+            self = .heartbeat(try r.read())
         case .statusRequest:
             self = .statusRequest
         case .status:
-            var nodes: [NodeInfo] = []
-            for _ in 0..<(try r.int()) {
-                nodes.append(NodeInfo(nodeID: try r.string(), address: try r.string(), isHead: try r.bool(),
-                                      alive: try r.bool(), total: try r.resources(), available: try r.resources(),
-                                      pendingTasks: try r.int(), lastSeen: try r.double(), owner: try r.u64()))
-            }
-            var jobs: [JobInfo] = []
-            for _ in 0..<(try r.int()) {
-                jobs.append(JobInfo(jobID: try r.string(), running: try r.bool(), age: try r.double()))
-            }
-            self = .status(nodes, jobs: jobs)
+            self = .status(try r.read(), jobs: try r.read())
         case .registerActor:
-            self = .registerActor(try r.actor())
+            self = .registerActor(try r.read())
         case .actorRegistered:
             self = .actorRegistered(refusal: try r.string())
         case .lookupActor:
@@ -202,26 +159,10 @@ enum Message: Equatable, Sendable {
         case .locateActor:
             self = .locateActor(try r.id())
         case .actorFound:
-            self = .actorFound(try r.bool() ? try r.actor() : nil)
+            self = .actorFound(try r.bool() ? try r.read() : nil)
         case .actorGone:
             self = .actorGone(try r.id())
         }
         try r.finish()
-    }
-}
-
-extension WireWriter {
-    mutating func actor(_ record: Message.ActorRecord) {
-        id(record.id)
-        string(record.name)
-        string(record.namespace)
-        strings(record.methods)
-        u64(record.host)
-    }
-}
-
-extension WireReader {
-    mutating func actor() throws(WireError) -> Message.ActorRecord {
-        Message.ActorRecord(id: try id(), name: try string(), namespace: try string(), methods: try strings(), host: try u64())
     }
 }

@@ -30,6 +30,9 @@ struct WireWriter {
 
     mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
 
+    /// Any Int, negative ones too (as their 64-bit pattern).
+    mutating func signed(_ value: Int) { varint(UInt64(bitPattern: Int64(value))) }
+
     /// 8 bytes, big-endian.
     mutating func u64(_ value: UInt64) {
         for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
@@ -74,6 +77,10 @@ struct WireReader {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     var isAtEnd: Bool { position == bytes.count }
+    /// The bytes read so far.
+    var consumed: Int { position }
+    /// The bytes not read yet.
+    var remaining: Int { bytes.count - position }
 
     mutating func varint() throws(WireError) -> UInt64 {
         var value: UInt64 = 0
@@ -110,6 +117,10 @@ struct WireReader {
             position += 1
         }
         return Double(bitPattern: bits)
+    }
+
+    mutating func signed() throws(WireError) -> Int {
+        Int(truncatingIfNeeded: Int64(bitPattern: try varint()))
     }
 
     mutating func bool() throws(WireError) -> Bool {

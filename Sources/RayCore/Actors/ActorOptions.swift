@@ -1,6 +1,6 @@
 
 /// What `ray.remote(opts, class)` fixed for an actor's whole life.
-public struct ActorOptions: Sendable {
+public struct ActorOptions: Sendable, Equatable {
     public var name: String?
     public var namespace: String
     public var maxConcurrency = 1
@@ -19,7 +19,7 @@ public struct ActorOptions: Sendable {
 
 /// An actor as the cluster moves it: its options, class name and methods,
 /// and the task that creates it.
-public struct ActorCreation: Sendable {
+public struct ActorCreation: Sendable, Equatable {
     public var options: ActorOptions
     public var className: String
     public var methods: [String]

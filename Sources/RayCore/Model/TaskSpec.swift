@@ -1,7 +1,7 @@
 /// Everything a worker needs to run one task; values are codec messages.
 public struct TaskSpec: Sendable {
     /// What the task runs.
-    public enum Kind: Sendable {
+    public enum Kind: Sendable, Equatable {
         /// A remote function, by id (its code is in the runtime's function table).
         case function(UniqueID)
         /// Creating an actor: its class (a codec message) and the arguments of `init`.
@@ -45,6 +45,19 @@ public struct TaskSpec: Sendable {
         self.topLevelRefs = topLevelRefs
         self.returnIDs = returnIDs
         self.cpus = cpus
+    }
+}
+
+/// Field by field; by hand only because `topLevelRefs` holds tuples.
+/// RayClusterTests' wire struct tests check that every field counts.
+extension TaskSpec: Equatable {
+    public static func == (a: TaskSpec, b: TaskSpec) -> Bool {
+        a.id == b.id && a.name == b.name && a.kind == b.kind && a.arguments == b.arguments
+            && a.argumentRefs == b.argumentRefs
+            && a.topLevelRefs.elementsEqual(b.topLevelRefs, by: { $0.position == $1.position && $0.id == $1.id })
+            && a.returnIDs == b.returnIDs && a.cpus == b.cpus && a.resources == b.resources && a.strategy == b.strategy
+            && a.maxRetries == b.maxRetries && a.retryExceptions == b.retryExceptions && a.attempt == b.attempt
+            && a.environment == b.environment
     }
 }
 
