@@ -287,6 +287,10 @@ public final class RayLuaState {
             throw TaskFailure.error(makeError(.serialization, "the arguments could not be decoded: \(error.message)", task: task.name))
         }
         for (position, id) in task.topLevelRefs {
+            // Positions come from the submitter (another process's, over the wire).
+            guard position >= 1, position <= Int(count) else {
+                throw TaskFailure.error(makeError(.serialization, "argument \(position) is named as an ObjectRef, but the task has \(count) arguments", task: task.name))
+            }
             guard let object = runtime.store.object(id) else {
                 throw TaskFailure.error(makeError(.objectLost, "argument \(position) (\(id.hex)) is gone", task: task.name))
             }

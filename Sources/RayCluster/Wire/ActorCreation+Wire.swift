@@ -1,5 +1,4 @@
 import RayCore
-import RayLua
 
 /// An actor as `create actor` carries it: its options, class name, methods
 /// and creation task (docs/cluster-protocol.md, kind 34).
