@@ -91,7 +91,7 @@ extension Primitives {
             } catch {
                 return fail(L, "remote: an actor named '\(settings.name ?? "")' already exists in namespace '\(settings.namespace)'")
             }
-            _ = expectReturns(ray, count: 0, holding: contained)
+            _ = expectReturns(ray, count: 0, of: creation.id, holding: contained)
             ray.runtime.submit(creation)
             lua_pushstring(L, id.hex)
             return 1
@@ -111,8 +111,9 @@ extension Primitives {
         case .failure(let error):
             return raise(L, ray, .serialization, "\(method).remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
-            let returns = expectReturns(ray, count: numReturns, holding: contained)
-            let call = TaskSpec(id: TaskID.next(), name: method, kind: .actorMethod(id, method: method),
+            let callID = TaskID.next()
+            let returns = expectReturns(ray, count: numReturns, of: callID, holding: contained)
+            let call = TaskSpec(id: callID, name: method, kind: .actorMethod(id, method: method),
                                 arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
                                 returnIDs: returns, cpus: 0)
             ray.runtime.tasks.submit(call, parent: ray.worker?.current?.task.id, mayPlace: true)

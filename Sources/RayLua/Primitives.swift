@@ -192,8 +192,9 @@ enum Primitives {
         case .failure(let error):
             return raise(L, ray, .serialization, "remote: \(error.message)")
         case .success(let (message, contained, topLevel)):
-            let returns = expectReturns(ray, count: numReturns, holding: contained)
-            var task = TaskSpec(id: TaskID.next(), name: name, kind: .function(functionID!), arguments: message,
+            let id = TaskID.next()
+            let returns = expectReturns(ray, count: numReturns, of: id, holding: contained)
+            var task = TaskSpec(id: id, name: name, kind: .function(functionID!), arguments: message,
                                 argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus)
             task.maxRetries = maxRetries < 0 ? Int.max : maxRetries  // -1: unlimited, as in Ray
             task.retryExceptions = retryExceptions
@@ -226,11 +227,13 @@ enum Primitives {
         }
     }
 
-    /// New return ids, expected by the store; the task holds references to `contained` until it starts.
-    static func expectReturns(_ ray: RayLuaState, count: Int, holding contained: [ObjectID]) -> [ObjectID] {
+    /// The ids of `task`'s returns (derived from its id, so that each names
+    /// the task that makes it), expected by the store; the task holds
+    /// references to `contained` until it starts.
+    static func expectReturns(_ ray: RayLuaState, count: Int, of task: TaskID, holding contained: [ObjectID]) -> [ObjectID] {
         let store = ray.runtime.store
         for id in contained { store.addReference(id) }
-        let returns = (0..<count).map { _ in ObjectID.next() }
+        let returns = count == 0 ? [] : (1...count).map { ObjectID.returned(by: task, index: $0) }
         for id in returns { store.expect(id) }
         return returns
     }
@@ -239,7 +242,7 @@ enum Primitives {
     /// submitted; nil when there is room, else the failure to return (a
     /// num_returns no Lua stack can hold is refused at the call).
     static func reserveReturns(_ L: OpaquePointer, _ count: Int, what: String) -> Int32? {
-        guard count >= 0, count < Int(Int32.max), lua_checkstack(L, Int32(count) + 1) != 0 else {
+        guard count >= 0, count <= TaskID.maxReturns, lua_checkstack(L, Int32(count) + 1) != 0 else {
             return fail(L, "\(what): num_returns = \(count) is more return values than a Lua stack can hold")
         }
         return nil

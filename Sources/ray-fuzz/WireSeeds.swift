@@ -39,6 +39,7 @@ struct WireSeeds {
     static let node = UniqueID(high: 0x0000_5eed_0000_0001, low: 0)
     static let driver = UniqueID(high: 0x0000_5eed_0000_0002, low: 0)
     static func id(_ owner: UniqueID, _ n: UInt64) -> UniqueID { UniqueID(high: owner.high, low: n) }
+    static func id<Kind>(_ owner: UniqueID, _ n: UInt64) -> ID<Kind> { ID(high: owner.high, low: n) }
 
     var head: [Message] {
         let counter = Message.ActorRecord(id: Self.id(Self.driver, 9), name: "counter", namespace: "default",
@@ -86,7 +87,8 @@ struct WireSeeds {
     }
 
     var peer: [PeerMessage] {
-        let function = Self.id(Self.driver, 1), actor = Self.id(Self.driver, 9)
+        let function: UniqueID = Self.id(Self.driver, 1)
+        let actor: ActorID = Self.id(Self.driver, 9)
         var options = ActorOptions(namespace: "default")
         options.name = "counter"
         options.maxRestarts = -1

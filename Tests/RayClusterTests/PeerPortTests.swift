@@ -61,7 +61,7 @@ struct PeerPortTests {
 
     @Test func aPeerMessageBeforeHelloOrGarbageClosesOnlyThatConnection() throws {
         let node = try TestNode()
-        for bytes in [PeerMessage.fetch([UniqueID.next()]).frame.bytes, Array("GET / HTTP/1.1\r\n\r\n".utf8)] {
+        for bytes in [PeerMessage.fetch([.next()]).frame.bytes, Array("GET / HTTP/1.1\r\n\r\n".utf8)] {
             let channel = try ClientBootstrap(group: node.head.group).connect(host: "127.0.0.1", port: node.server.localAddress!.port!).wait()
             var buffer = channel.allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)

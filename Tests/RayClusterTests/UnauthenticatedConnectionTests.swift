@@ -63,7 +63,7 @@ struct Listener: CustomTestStringConvertible, Sendable {
         let node = try PeerPortTests.TestNode(limits: limits)
         return Instance(port: node.server.localAddress!.port!, unauthenticated: node.unauthenticated, group: node.head.group,
                         logged: node.head.logged, keep: node, hello: node.head.hello(role: .driver),
-                        probe: (PeerMessage.fetch([UniqueID.next()]).frame, PeerMessage.Kind.lost.rawValue))
+                        probe: (PeerMessage.fetch([.next()]).frame, PeerMessage.Kind.lost.rawValue))
     }
 }
 

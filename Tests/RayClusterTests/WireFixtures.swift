@@ -8,6 +8,7 @@ import RayLua
 /// be built (`bare`, the defaults `WireStructTests` compares against).
 enum WireFixtures {
     static func id(_ high: UInt64, _ low: UInt64) -> UniqueID { UniqueID(high: high, low: low) }
+    static func id<Kind>(_ high: UInt64, _ low: UInt64) -> ID<Kind> { ID(high: high, low: low) }
     static let zero = UniqueID(high: 0, low: 0)
 
     /// A task with every field set; its `let` fields can be changed one at a time.
@@ -26,7 +27,7 @@ enum WireFixtures {
         return task
     }
 
-    static let bareTask = TaskSpec(id: zero, name: "", kind: .function(zero), arguments: [], argumentRefs: [],
+    static let bareTask = TaskSpec(id: TaskID(zero), name: "", kind: .function(zero), arguments: [], argumentRefs: [],
                                    topLevelRefs: [], returnIDs: [], cpus: 0)
 
     /// One of each kind.
@@ -81,7 +82,7 @@ enum WireFixtures {
     static let bareJob = Message.JobInfo(jobID: "", running: false, age: 0)
 
     static let record = Message.ActorRecord(id: id(3, 4), name: "counter", namespace: "ns", methods: ["incr", "get"], host: 42)
-    static let bareRecord = Message.ActorRecord(id: zero, name: "", namespace: "", methods: [], host: 0)
+    static let bareRecord = Message.ActorRecord(id: ActorID(zero), name: "", namespace: "", methods: [], host: 0)
 
     static var piece: PeerMessage.ObjectPiece {
         PeerMessage.ObjectPiece(id: id(3, 3), isError: true, contained: [id(4, 4)], total: 10, offset: 4,
@@ -89,7 +90,7 @@ enum WireFixtures {
     }
 
     static var barePiece: PeerMessage.ObjectPiece {
-        PeerMessage.ObjectPiece(id: zero, isError: false, contained: [], total: 0, offset: 0, data: ByteBuffer())
+        PeerMessage.ObjectPiece(id: ObjectID(zero), isError: false, contained: [], total: 0, offset: 0, data: ByteBuffer())
     }
 
     /// A whole object in one piece, as `finished` carries it.

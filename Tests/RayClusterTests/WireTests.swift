@@ -41,20 +41,20 @@ struct WireTests {
         options.name = "counter"
         options.maxRestarts = -1
         options.detached = true
-        let piece = PeerMessage.ObjectPiece(id: UniqueID(high: 3, low: 3), isError: true, contained: [UniqueID(high: 4, low: 4)],
+        let piece = PeerMessage.ObjectPiece(id: ID(high: 3, low: 3), isError: true, contained: [ID(high: 4, low: 4)],
                                             total: 10, offset: 4, data: ByteBuffer(bytes: [1, 2, 3]))
         let messages: [PeerMessage] = [
             .function(UniqueID(high: 1, low: 2), code: [9, 9]),
-            .submit([Self.task(.function(UniqueID(high: 5, low: 5))), Self.task(.actorMethod(UniqueID(high: 6, low: 6), method: "incr"), environment: false)]),
+            .submit([Self.task(.function(UniqueID(high: 5, low: 5))), Self.task(.actorMethod(ID(high: 6, low: 6), method: "incr"), environment: false)]),
             .createActor(ActorCreation(options: options, className: "Counter", methods: ["incr"],
-                                       creation: Self.task(.actorCreation(UniqueID(high: 6, low: 6), classCode: [4]))),
-                         classRefs: [UniqueID(high: 2, low: 2)]),
-            .finished(UniqueID(high: 7, low: 8), results: [WireFixtures.wholePiece]),
-            .fetch([UniqueID(high: 1, low: 1)]),
+                                       creation: Self.task(.actorCreation(ID(high: 6, low: 6), classCode: [4]))),
+                         classRefs: [ID(high: 2, low: 2)]),
+            .finished(ID(high: 7, low: 8), results: [WireFixtures.wholePiece]),
+            .fetch([ID(high: 1, low: 1)]),
             .object(piece),
-            .lost(UniqueID(high: 1, low: 1), reason: "freed"),
-            .cancel(returning: UniqueID(high: 1, low: 1), recursive: true),
-            .killActor(UniqueID(high: 6, low: 6), noRestart: false, request: 77),
+            .lost(ID(high: 1, low: 1), reason: "freed"),
+            .cancel(returning: ID(high: 1, low: 1), recursive: true),
+            .killActor(ID(high: 6, low: 6), noRestart: false, request: 77),
             .done(request: 77),
             .output("task\tsays\n"),
         ]
@@ -70,7 +70,7 @@ struct WireTests {
     }
 
     @Test func objectPiecesThatRunPastTheirObjectAreRefused() {
-        let bad = PeerMessage.object(.init(id: UniqueID(high: 1, low: 1), isError: false, contained: [], total: 2, offset: 1,
+        let bad = PeerMessage.object(.init(id: ID(high: 1, low: 1), isError: false, contained: [], total: 2, offset: 1,
                                            data: ByteBuffer(bytes: [1, 2, 3])))
         #expect(throws: WireError.self) { try PeerMessage(bad.frame) }
     }
@@ -78,7 +78,7 @@ struct WireTests {
     /// A large piece stays in the connection's buffer (`bulk`) and reads the same.
     @Test func aLargePieceIsReadFromTheConnectionsBuffer() throws {
         let data = [UInt8](repeating: 7, count: Frame.bulkThreshold)
-        let piece = PeerMessage.ObjectPiece(id: UniqueID(high: 3, low: 3), isError: false, contained: [UniqueID(high: 4, low: 4)],
+        let piece = PeerMessage.ObjectPiece(id: ID(high: 3, low: 3), isError: false, contained: [ID(high: 4, low: 4)],
                                             total: data.count * 2, offset: data.count, data: ByteBuffer(bytes: data))
         let frame = PeerMessage.object(piece).frame
         let bulk = Frame(kind: frame.kind, payload: [], bulk: ByteBuffer(bytes: frame.payload))

@@ -112,7 +112,8 @@ enum PeerMessage: Equatable, Sendable {
         case .createActor:
             self = .createActor(try r.read(), classRefs: try r.ids())
         case .finished:
-            let id = try r.id(), results = try r.read([ObjectPiece].self)
+            let id: TaskID = try r.id()
+            let results = try r.read([ObjectPiece].self)
             guard results.allSatisfy(\.isWhole) else { throw .malformed("a task's small return is not a whole object") }
             self = .finished(id, results: results)
         case .fetch:

@@ -24,10 +24,13 @@ extension TaskSpec: WireCodable {
     }
 
     init(from r: inout WireReader) throws(WireError) {
-        let id = try r.id(), name = try r.string(), kind = try r.read(Kind.self)
-        let arguments = try r.blob(), argumentRefs = try r.ids()
+        let id: TaskID = try r.id()
+        let name = try r.string(), kind = try r.read(Kind.self)
+        let arguments = try r.blob()
+        let argumentRefs: [ObjectID] = try r.ids()
         let topLevelRefs = try Self.readTopLevelRefs(from: &r)
-        let returnIDs = try r.ids(), cpus = try r.double()
+        let returnIDs: [ObjectID] = try r.ids()
+        let cpus = try r.double()
         guard cpus >= 0, cpus.isFinite else { throw .malformed("a task needs \(cpus) CPUs") }
         self.init(id: id, name: name, kind: kind, arguments: arguments, argumentRefs: argumentRefs,
                   topLevelRefs: topLevelRefs, returnIDs: returnIDs, cpus: cpus)

@@ -48,6 +48,13 @@ struct WireWriter {
         for value in values { id(value) }
     }
 
+    mutating func id<Kind>(_ value: ID<Kind>) { id(value.raw) }
+
+    mutating func ids<Kind>(_ values: [ID<Kind>]) {
+        int(values.count)
+        for value in values { id(value.raw) }
+    }
+
     /// A length, then the bytes.
     mutating func blob(_ data: some Collection<UInt8>) {
         int(data.count)
@@ -160,6 +167,11 @@ struct WireReader {
         for _ in 0..<count { values.append(try id()) }
         return values
     }
+
+    /// An id of the kind the context wants.
+    mutating func id<Kind>() throws(WireError) -> ID<Kind> { ID(try id() as UniqueID) }
+
+    mutating func ids<Kind>() throws(WireError) -> [ID<Kind>] { try (ids() as [UniqueID]).map(ID.init) }
 
     mutating func blob() throws(WireError) -> [UInt8] {
         let count = try int()

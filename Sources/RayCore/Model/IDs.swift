@@ -26,7 +26,12 @@ public struct UniqueID: Hashable, Sendable, Comparable, CustomStringConvertible 
     /// A new identifier, never returned before by any process (with the
     /// probability of a 64-bit random collision).
     public static func next() -> UniqueID {
-        UniqueID(high: processPrefix, low: counter.add(1, ordering: .relaxed).newValue)
+        UniqueID(high: processPrefix, low: nextCounter())
+    }
+
+    /// The process's next counter value (below 2^63 for any practical run).
+    static func nextCounter() -> UInt64 {
+        counter.add(1, ordering: .relaxed).newValue
     }
 
     /// 32 lowercase hex digits.
@@ -97,15 +102,105 @@ public struct UniqueID: Hashable, Sendable, Comparable, CustomStringConvertible 
     public static func < (a: UniqueID, b: UniqueID) -> Bool { (a.high, a.low) < (b.high, b.low) }
 }
 
+/// The kinds of id, as phantom types of `ID`: an ObjectID cannot be passed
+/// where a TaskID is wanted.
+public enum ObjectKind {}
+public enum TaskKind {}
+public enum ActorKind {}
+public enum WorkerKind {}
+public enum NodeKind {}
+public enum JobKind {}
+
+/// A 128-bit id of one kind (`Kind`): a `UniqueID` that the type system
+/// keeps apart from ids of other kinds. Same size, hash and text.
+public struct ID<Kind>: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let raw: UniqueID
+
+    @inline(__always)
+    public init(_ raw: UniqueID) { self.raw = raw }
+
+    public init(high: UInt64, low: UInt64) { raw = UniqueID(high: high, low: low) }
+
+    public var high: UInt64 { raw.high }
+    public var low: UInt64 { raw.low }
+    /// Whether this process made the id (an object's owner is the process that made its id).
+    public var isLocal: Bool { raw.isLocal }
+    public var hex: String { raw.hex }
+    public var description: String { raw.hex }
+    public var bytes: [UInt8] { raw.bytes }
+
+    public init?(hex: String) {
+        guard let raw = UniqueID(hex: hex) else { return nil }
+        self.raw = raw
+    }
+
+    public init?(hexDigits bytes: UnsafeRawBufferPointer) {
+        guard let raw = UniqueID(hexDigits: bytes) else { return nil }
+        self.raw = raw
+    }
+
+    public init?(bytes: UnsafeRawBufferPointer) {
+        guard let raw = UniqueID(bytes: bytes) else { return nil }
+        self.raw = raw
+    }
+
+    /// A new id, never made before by any process.
+    public static func next() -> Self { Self(UniqueID.next()) }
+
+    public func hash(into hasher: inout Hasher) { raw.hash(into: &hasher) }
+    public func _rawHashValue(seed: Int) -> Int { raw._rawHashValue(seed: seed) }
+    public static func < (a: Self, b: Self) -> Bool { a.raw < b.raw }
+}
+
 /// Identifies an object in the object store.
-public typealias ObjectID = UniqueID
+public typealias ObjectID = ID<ObjectKind>
 /// Identifies one submission of a task (retries keep it).
-public typealias TaskID = UniqueID
+public typealias TaskID = ID<TaskKind>
 /// Identifies an actor.
-public typealias ActorID = UniqueID
+public typealias ActorID = ID<ActorKind>
 /// Identifies a worker thread or process.
-public typealias WorkerID = UniqueID
+public typealias WorkerID = ID<WorkerKind>
 /// Identifies a node (a runtime process).
-public typealias NodeID = UniqueID
+public typealias NodeID = ID<NodeKind>
 /// Identifies a job (a driver's run).
-public typealias JobID = UniqueID
+public typealias JobID = ID<JobKind>
+
+/// Task ids and the ids of their returns, derived from them so that an
+/// object names the task that makes it (what lineage reconstruction needs).
+/// The low word of a task's id is a flag bit, 43 bits of the process's
+/// counter and 20 zero bits; its returns' ids fill those 20 bits with their
+/// index, 1-based. Every other id has the flag bit clear, so none collides
+/// with a derived one.
+extension ID where Kind == TaskKind {
+    static let derivedFlag: UInt64 = 1 << 63
+    static let indexBits: UInt64 = 20
+    /// The largest return index a task id can derive (1,048,575).
+    public static let maxReturns = Int((1 << indexBits) - 1)
+
+    /// A new task id, never made before by any process.
+    public static func next() -> TaskID {
+        let counter = UniqueID.nextCounter() & ((1 << (63 - indexBits)) - 1)
+        return TaskID(high: UniqueID.localPrefix, low: derivedFlag | counter << indexBits)
+    }
+}
+
+extension ID where Kind == ObjectKind {
+    /// The id of `task`'s return number `index` (1-based).
+    public static func returned(by task: TaskID, index: Int) -> ObjectID {
+        precondition(index >= 1 && index <= TaskID.maxReturns, "return index \(index) out of range")
+        return ObjectID(high: task.high, low: task.low | UInt64(index))
+    }
+
+    /// The task that makes this object, for an object a task returns (not
+    /// one `ray.put` made).
+    public var task: TaskID? {
+        guard low & TaskID.derivedFlag != 0 else { return nil }
+        return TaskID(high: high, low: low & ~((1 << TaskID.indexBits) - 1))
+    }
+
+    /// Its index among its task's returns (1-based); nil for a put object.
+    public var returnIndex: Int? {
+        guard low & TaskID.derivedFlag != 0 else { return nil }
+        return Int(low & ((1 << TaskID.indexBits) - 1))
+    }
+}
