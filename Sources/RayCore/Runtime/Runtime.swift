@@ -74,7 +74,7 @@ public final class Runtime: Sendable {
         customResources = Locked(settings.resources)
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
         scheduler = Scheduler(cpus: settings.numCPUs, idleSpin: settings.idleSpin)
-        tasks = TaskManager(runtime: self)
+        tasks = TaskManager(runtime: self, store: store, scheduler: scheduler, events: events)
         actors = ActorDirectory(runtime: self)
         for _ in 0..<threads { _ = try startWorker(.pool) }
     }

@@ -90,6 +90,7 @@ package struct TaskBook: Sendable {
         }
         if record.stop != nil {
             // Marked while it waited and not ended then: it ends now.
+            take(id)
             return finish(record, failing: stopFailure(record))
         }
         waitingForArguments -= 1
@@ -116,24 +117,24 @@ package struct TaskBook: Sendable {
     /// A worker takes the task: marked running there, unless it must stop
     /// (then the worker ends it at once with `.stopped`).
     package mutating func start(_ id: TaskID, worker: Int) -> (stop: TaskStop?, actions: [TaskAction]) {
-        guard var record = records[id] else { return (nil, []) }
-        if let stop = record.stop { return (stop, []) }
-        record.state = .running(worker: worker)
-        record.started = true
-        records[id] = record
-        return (nil, emitted(record, .running))
+        // In place: copying the record out and back costs a retain and a
+        // release of every field of its spec, on every task's path.
+        guard let index = records.index(forKey: id) else { return (nil, []) }
+        if let stop = records.values[index].stop { return (stop, []) }
+        records.values[index].state = .running(worker: worker)
+        records.values[index].started = true
+        return (nil, observed ? emitted(records.values[index], .running) : [])
     }
 
     /// It waits in `ray.get` (`suspended`), or runs again after it.
     package mutating func suspend(_ id: TaskID, _ suspended: Bool) -> [TaskAction] {
-        guard var record = records[id] else { return [] }
-        switch record.state {
-        case .running(let worker) where suspended: record.state = .suspended(worker: worker)
-        case .suspended(let worker) where !suspended: record.state = .running(worker: worker)
+        guard let index = records.index(forKey: id) else { return [] }
+        switch records.values[index].state {
+        case .running(let worker) where suspended: records.values[index].state = .suspended(worker: worker)
+        case .suspended(let worker) where !suspended: records.values[index].state = .running(worker: worker)
         default: return []
         }
-        records[id] = record
-        return emitted(record, suspended ? .suspended : .resumed)
+        return observed ? emitted(records.values[index], suspended ? .suspended : .resumed) : []
     }
 
     // MARK: the end of a run
@@ -142,7 +143,8 @@ package struct TaskBook: Sendable {
     /// any, decides first; then a failure with `mayRetry` runs again while
     /// `max_retries` allows; otherwise the task ends.
     package mutating func end(_ spec: TaskSpec, _ outcome: TaskOutcome) -> [TaskAction] {
-        let record = records[spec.id] ?? TaskRecord(spec: spec, state: .queued, route: spec.actorID == nil ? .local : .actor, parent: nil)
+        // Taken out (moved, not copied); a retry puts it back.
+        let record = take(spec.id) ?? TaskRecord(spec: spec, state: .queued, route: spec.actorID == nil ? .local : .actor, parent: nil)
         switch record.stop {
         case .actorDied(retry: true)?:
             return retry(record)
@@ -163,7 +165,7 @@ package struct TaskBook: Sendable {
     /// A task placed on another node finished there (its returns came back
     /// first). Returns the task and the node, for the cluster's accounting.
     package mutating func placedFinished(_ id: TaskID) -> (spec: TaskSpec, node: UInt64, actions: [TaskAction])? {
-        guard let record = records[id], case .placed(let node) = record.state else { return nil }
+        guard case .placed(let node)? = records[id]?.state, let record = take(id) else { return nil }
         return (record.spec, node, finish(record, failing: nil))
     }
 
@@ -177,7 +179,7 @@ package struct TaskBook: Sendable {
             guard case .placed(node) = record.state else { continue }
             var record = record
             record.nodeDeaths.append(description)
-            records[id] = record
+            take(id)
             let spec = record.spec
             if leaving {
                 actions += finish(record, failing: .error(.nodeDied(spec, "this process left the cluster before it finished")))
@@ -199,7 +201,7 @@ package struct TaskBook: Sendable {
     /// Placing it failed for good (its node cannot be reached, its
     /// arguments cannot travel): it ends with `error`.
     package mutating func placementFailed(_ id: TaskID, _ error: RayError) -> [TaskAction] {
-        guard let record = records[id] else { return [] }
+        guard let record = take(id) else { return [] }
         return finish(record, failing: .error(error))
     }
 
@@ -221,15 +223,15 @@ package struct TaskBook: Sendable {
             record.state = .queued
             actions.append(.enqueue(record.spec))
         }
-        records[record.spec.id] = record
+        add(record)
         return actions
     }
 
-    /// The one end path: its returns get `failing` (a success stored its
-    /// own), its argument references go, its actor may run the next call.
-    private mutating func finish(_ record: TaskRecord, failing: ReturnFailure?) -> [TaskAction] {
+    /// The one end path, for a record already taken out: its returns get
+    /// `failing` (a success stored its own), its argument references go,
+    /// its actor may run the next call.
+    private func finish(_ record: TaskRecord, failing: ReturnFailure?) -> [TaskAction] {
         let spec = record.spec
-        remove(spec.id)
         var actions: [TaskAction] = []
         if let failing, !spec.returnIDs.isEmpty { actions.append(.fail(spec.returnIDs, failing)) }
         if !spec.argumentRefs.isEmpty { actions.append(.releaseArguments(spec.argumentRefs)) }
@@ -287,6 +289,7 @@ package struct TaskBook: Sendable {
     private mutating func stopNow(_ record: TaskRecord, recursive: Bool) -> [TaskAction] {
         switch record.state {
         case .waitingForArguments:
+            take(record.spec.id)
             return finish(record, failing: stopFailure(record))
         case .queued:
             return [.unqueue(record.spec.id)]
@@ -309,10 +312,13 @@ package struct TaskBook: Sendable {
         for ref in record.spec.returnIDs { byReturn[ref] = record.spec.id }
     }
 
-    private mutating func remove(_ id: TaskID) {
-        guard let record = records.removeValue(forKey: id) else { return }
+    /// Removes the record (and its returns' entries); returns it.
+    @discardableResult
+    private mutating func take(_ id: TaskID) -> TaskRecord? {
+        guard let record = records.removeValue(forKey: id) else { return nil }
         for ref in record.spec.returnIDs where byReturn[ref] == id { byReturn[ref] = nil }
         if case .waitingForArguments = record.state { waitingForArguments -= 1 }
+        return record
     }
 
     /// The event of a change of phase, when someone listens (`observed`).

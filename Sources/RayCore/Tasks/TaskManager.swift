@@ -9,15 +9,24 @@
 /// by a cancel ends at once), which take the lock again.
 package final class TaskManager: Sendable {
     private let book = Locked(TaskBook())
-    private unowned let runtime: Runtime
+    private let store: ObjectStore
+    private let scheduler: Scheduler
+    private let events: EventSink
+    /// For the actor directory, the cluster and the executors. Unsafe-unowned
+    /// (no reference counting on each task's path): the runtime owns this
+    /// manager and outlives it.
+    private unowned(unsafe) let runtime: Runtime
 
-    init(runtime: Runtime) {
+    init(runtime: Runtime, store: ObjectStore, scheduler: Scheduler, events: EventSink) {
         self.runtime = runtime
+        self.store = store
+        self.scheduler = scheduler
+        self.events = events
     }
 
     /// Runs `event` on the book under the lock, then carries out its actions.
     private func handle(_ event: (inout TaskBook) -> [TaskAction]) {
-        let observed = runtime.events.isListening
+        let observed = events.isListening
         let actions = book.withLock { book in
             book.observed = observed
             return event(&book)
@@ -46,7 +55,7 @@ package final class TaskManager: Sendable {
 
     /// A worker takes the task; returns why it must stop instead, if it must.
     package func start(_ id: TaskID, worker: Int) -> TaskStop? {
-        let observed = runtime.events.isListening
+        let observed = events.isListening
         let (stop, actions) = book.withLock { book in
             book.observed = observed
             return book.start(id, worker: worker)
@@ -64,7 +73,7 @@ package final class TaskManager: Sendable {
     /// Returns the stop mark it had, if any (which decided its end).
     @discardableResult
     package func end(_ spec: TaskSpec, _ outcome: TaskOutcome) -> TaskStop? {
-        let observed = runtime.events.isListening
+        let observed = events.isListening
         let (stop, actions) = book.withLock { book in
             book.observed = observed
             return (book.stopReason(spec.id), book.end(spec, outcome))
@@ -78,7 +87,7 @@ package final class TaskManager: Sendable {
     /// task; what follows (its event, a cancel to forward) is for the
     /// caller to `perform` once the task is sent and its lock released.
     package func placed(_ id: TaskID, on node: UInt64) -> TaskFollowUp {
-        let observed = runtime.events.isListening
+        let observed = events.isListening
         let actions = book.withLock { book in
             book.observed = observed
             return book.placed(id, on: node)
@@ -88,7 +97,7 @@ package final class TaskManager: Sendable {
 
     /// A task placed elsewhere finished there; its task and node, if it was placed.
     package func placedFinished(_ id: TaskID) -> (spec: TaskSpec, node: UInt64)? {
-        let observed = runtime.events.isListening
+        let observed = events.isListening
         let ended = book.withLock { book in
             book.observed = observed
             return book.placedFinished(id)
@@ -125,7 +134,6 @@ package final class TaskManager: Sendable {
     // MARK: actions
 
     fileprivate func perform(_ actions: [TaskAction]) {
-        let store = runtime.store
         for action in actions {
             switch action {
             case .place(let spec, let retry):
@@ -152,11 +160,11 @@ package final class TaskManager: Sendable {
                     if !known { handle { $0.argumentArrived(task) } }
                 }
             case .enqueue(let spec):
-                runtime.scheduler.enqueue(spec)
+                scheduler.enqueue(spec)
             case .enqueueAtActor(let spec, let front):
                 runtime.actors.enqueue(spec, atFront: front)
             case .unqueue(let id):
-                if let spec = runtime.scheduler.remove(id) { end(spec, .stopped) }
+                if let spec = scheduler.remove(id) { end(spec, .stopped) }
             case .unqueueAtActor(let id):
                 if let spec = runtime.actors.removeQueued(id) { end(spec, .stopped) }
             case .interrupt(let id, let worker):
@@ -176,7 +184,7 @@ package final class TaskManager: Sendable {
             case .actorCallEnded(let actor, let call):
                 runtime.actors.callFinished(actor, call: call)
             case .emit(let transition):
-                runtime.events.emit(.task(id: transition.task, name: transition.name, phase: transition.phase,
+                events.emit(.task(id: transition.task, name: transition.name, phase: transition.phase,
                                           attempt: transition.attempt, worker: transition.worker, placedOn: transition.node))
             }
         }
@@ -185,7 +193,7 @@ package final class TaskManager: Sendable {
     /// The task's ObjectRef arguments not ready in the store now.
     private func missingArguments(_ spec: TaskSpec) -> [ObjectID] {
         guard !spec.topLevelRefs.isEmpty else { return [] }
-        let objects = runtime.store.objects(spec.topLevelRefs.map(\.id))
+        let objects = store.objects(spec.topLevelRefs.map(\.id))
         return zip(spec.topLevelRefs, objects).compactMap { $1 == nil ? $0.id : nil }
     }
 }
