@@ -74,7 +74,8 @@ extension Primitives {
             if let cluster = ray.runtime.cluster {
                 let actor = ActorCreation(options: settings, className: className, methods: methods, creation: creation)
                 do throws(ClusterLinkError) {
-                    if try cluster.placeActor(actor, classRefs: classRefs) {
+                    if let host = try cluster.placeActor(actor, classRefs: classRefs, restart: false) {
+                        ray.runtime.actors.placedElsewhere(actor, classRefs: classRefs, host: host)
                         // Hosted elsewhere: the class's and the creation's
                         // refs are held here for the job (the host fetches them).
                         for ref in classRefs + contained { ray.runtime.store.addReference(ref) }
@@ -146,10 +147,7 @@ extension Primitives {
             return fail(L, "ray.kill: expected an ActorHandle")
         }
         let noRestart = lua_toboolean(L, 2) != 0
-        if let cluster = ray.runtime.cluster, !ray.runtime.actors.knows(id), cluster.killActor(id, noRestart: noRestart) {
-            return 0
-        }
-        ray.runtime.actors.kill(id, noRestart: noRestart)
+        ray.runtime.killActor(id, noRestart: noRestart)
         return 0
     }
 

@@ -54,8 +54,10 @@ enum WireFixtures {
     }
 
     static var actor: ActorCreation {
-        ActorCreation(options: options, className: "Counter", methods: ["incr", "get"],
-                      creation: task(kind: .actorCreation(id(6, 6), classCode: [4, 2])))
+        var actor = ActorCreation(options: options, className: "Counter", methods: ["incr", "get"],
+                                  creation: task(kind: .actorCreation(id(6, 6), classCode: [4, 2])))
+        actor.restarts = 2
+        return actor
     }
 
     static var bareActor: ActorCreation {

@@ -17,8 +17,6 @@ extension ClusterMember {
         var actors: [ActorID] = []
         var pins: [ObjectID] = []
         var lastDriver = false
-        /// Actors this process created on that node, to create again elsewhere.
-        var orphans: [ActorID] = []
         /// This process closed the link as it leaves the cluster: nothing is
         /// retried or restarted elsewhere.
         var leaving = false
@@ -39,8 +37,6 @@ extension ClusterMember {
             let gone = node.map { "node \($0.nodeID.prefix(12)) at \($0.address)" } ?? "the process \(String(link.owner, radix: 16))"
             departure.description = gone
             state.inFlight[link.owner] = nil
-            departure.orphans = state.created.keys.filter { state.actorHosts[$0] == link.owner }
-            for id in departure.orphans where !state.stopping { state.actorDeaths[id, default: []].append(gone) }
             // Objects asked of that process will not come; pieces from it are dropped.
             let unanswered = state.requested.filter { $0.high == link.owner }
             state.requested.subtract(unanswered)
@@ -66,9 +62,8 @@ extension ClusterMember {
         for waiting in requests.withLock({ $0.values.filter { $0.owner == link.owner } }) { waiting.answered.signal() }
         // Work placed there is retried elsewhere or fails (the task manager decides).
         runtime.tasks.nodeDied(link.owner, description: departure.description, leaving: departure.leaving)
-        if !departure.leaving {
-            for id in departure.orphans { restartElsewhere(id) }
-        }
+        // So are the actors this process created there (the actor directory decides).
+        runtime.actors.hostDied(link.owner, description: departure.description, leaving: departure.leaving)
         for id in departure.unanswered {
             runtime.receive(id, StoredObject(error: .objectLost(id, "the process that owned it went away")))
         }

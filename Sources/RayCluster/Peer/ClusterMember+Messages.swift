@@ -28,10 +28,7 @@ extension ClusterMember {
                                                contained: piece.contained))
             }
             if let (task, node) = runtime.tasks.placedFinished(id) {
-                state.withLock { state in
-                    if !state.actorDeaths.isEmpty, let actor = task.actorID { state.actorDeaths[actor] = nil }
-                    state.inFlight[node, default: 0] -= task.cpus
-                }
+                state.withLock { $0.inFlight[node, default: 0] -= task.cpus }
             }
         case .fetch(let ids):
             for id in ids {

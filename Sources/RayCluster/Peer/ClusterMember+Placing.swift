@@ -98,67 +98,37 @@ extension ClusterMember {
         return .sent
     }
 
-    func placeActor(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) -> Bool {
-        guard let host = decide(actor.creation) else {
-            throw ClusterLinkError("no node of the cluster can host the actor now")
+    func placeActor(_ actor: ActorCreation, classRefs: [ObjectID], restart: Bool) throws(ClusterLinkError) -> UInt64? {
+        guard let host = decide(actor.creation), !restart || host != UniqueID.localPrefix else {
+            throw ClusterLinkError(restart ? "no other node can host it" : "no node of the cluster can host the actor now")
         }
         let record = Message.ActorRecord(id: actor.id, name: actor.options.name ?? "", namespace: actor.options.namespace,
                                          methods: actor.methods, host: host)
-        let answer: Message
-        do {
-            answer = try head.request(.registerActor(record))
-        } catch {
-            throw ClusterLinkError("the cluster's head did not record the actor: \(error)")
+        if restart {
+            // Where it lives now, for other processes; an event loop may be
+            // calling, so nothing here waits.
+            _ = head.requestAsync(.registerActor(record))
+        } else {
+            let answer: Message
+            do {
+                answer = try head.request(.registerActor(record))
+            } catch {
+                throw ClusterLinkError("the cluster's head did not record the actor: \(error)")
+            }
+            if case .actorRegistered(let refusal) = answer, !refusal.isEmpty { throw ClusterLinkError(refusal) }
         }
-        if case .actorRegistered(let refusal) = answer, !refusal.isEmpty { throw ClusterLinkError(refusal) }
         state.withLock { $0.actorHosts[actor.id] = host }
-        if host == UniqueID.localPrefix { return false }
-        guard let link = link(to: host, mayWait: true) else {
-            head.send(.actorGone(actor.id))
+        if host == UniqueID.localPrefix { return nil }
+        guard let link = link(to: host, mayWait: !restart) else {
+            if !restart { head.send(.actorGone(actor.id)) }
             throw ClusterLinkError("the node chosen to host the actor went away")
         }
         link.send(PeerMessage.createActor(actor, classRefs: classRefs).frame, after: actor.creation.environment.ids, code: runtime.functionCode)
-        if actor.options.maxRestarts != 0 {
-            state.withLock { $0.created[actor.id] = (actor, classRefs, 0) }
-        }
-        return true
+        return host
     }
 
-    /// Creates an actor whose node died again on another node, when its
-    /// `max_restarts` allows: `init` runs again there with the same
-    /// arguments (as a restart by `ray.kill` does). Runs on an event loop:
-    /// nothing here waits.
-    func restartElsewhere(_ id: ActorID) {
-        let next: (ActorCreation, [ObjectID])? = state.withLock { state in
-            guard let entry = state.created[id] else { return nil }
-            if let deaths = state.actorDeaths[id], deaths.count >= TaskBook.crashLimit {
-                // As for tasks: its nodes died one after the other with no call
-                // finished in between; it is taken to crash them.
-                state.created[id] = nil
-                state.actorDeaths[id] = nil
-                log("actor \(id.hex.prefix(8)) is not created again: \(deaths.count) nodes died under it with no call finished in between (\(deaths.joined(separator: ", ")))")
-                return nil
-            }
-            let limit = entry.actor.options.maxRestarts
-            guard limit < 0 || entry.restarts < limit else {
-                state.created[id] = nil
-                return nil
-            }
-            var actor = entry.actor
-            actor.creation = actor.creation.rerun(as: TaskID.next())
-            state.created[id] = (actor, entry.classRefs, entry.restarts + 1)
-            return (actor, entry.classRefs)
-        }
-        guard let (actor, classRefs) = next else { return }  // no restarts left: its calls fail
-        guard let host = decide(actor.creation), host != UniqueID.localPrefix, let link = link(to: host) else {
-            log("actor \(id.hex.prefix(8)) cannot be restarted: no other node can host it")
-            return
-        }
-        state.withLock { $0.actorHosts[id] = host }
-        let record = Message.ActorRecord(id: id, name: actor.options.name ?? "", namespace: actor.options.namespace,
-                                         methods: actor.methods, host: host)
-        _ = head.requestAsync(.registerActor(record))  // where it lives now, for other processes
-        link.send(PeerMessage.createActor(actor, classRefs: classRefs).frame, after: actor.creation.environment.ids, code: runtime.functionCode)
+    func note(_ message: String) {
+        log(message)
     }
 
     /// Where an actor lives: known here, or asked of the head.
@@ -193,10 +163,7 @@ extension ClusterMember {
             _ = acknowledged.wait(timeout: .now() + 10)
             requests.withLock { _ = $0.removeValue(forKey: request) }
         }
-        if noRestart {
-            head.send(.actorGone(id))
-            state.withLock { _ = $0.created.removeValue(forKey: id) }
-        }
+        if noRestart { head.send(.actorGone(id)) }
         return true
     }
 

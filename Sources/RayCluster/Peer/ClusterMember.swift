@@ -43,12 +43,6 @@ final class ClusterMember: ClusterLink, Sendable {
         var assemblies: [AssemblyKey: ObjectAssembly] = [:]
         /// Where actors live, as far as known here.
         var actorHosts: [ActorID: UInt64] = [:]
-        /// Actors this process created on other nodes: what it takes to
-        /// create them again elsewhere when their node dies (`max_restarts`).
-        var created: [ActorID: (actor: ActorCreation, classRefs: [ObjectID], restarts: Int)] = [:]
-        /// The nodes that died under each of those actors since a call to it
-        /// last finished: at `TaskBook.crashLimit`, it is not created again.
-        var actorDeaths: [ActorID: [String]] = [:]
         /// Actors hosted here for each driver (non-detached: they end with its job).
         var actorsOfDriver: [UInt64: [ActorID]] = [:]
         /// References held on objects of this node whose refs went to other

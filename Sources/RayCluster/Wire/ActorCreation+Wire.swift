@@ -1,13 +1,14 @@
 import RayCore
 
-/// An actor as `create actor` carries it: its options, class name, methods
-/// and creation task (docs/cluster-protocol.md, kind 34).
+/// An actor as `create actor` carries it: its options, class name, methods,
+/// creation task, and restarts so far (docs/cluster-protocol.md, kind 34).
 extension ActorCreation: WireCodable {
     func write(to w: inout WireWriter) {
         w.write(options)
         w.string(className)
         w.strings(methods)
         w.write(creation)
+        w.int(restarts)
     }
 
     init(from r: inout WireReader) throws(WireError) {
@@ -16,6 +17,7 @@ extension ActorCreation: WireCodable {
         // Any other task would register an actor that never runs its `init`.
         guard case .actorCreation = creation.kind else { throw .malformed("an actor's creation task is not an actor creation") }
         self.init(options: options, className: className, methods: methods, creation: creation)
+        restarts = try r.int()
     }
 }
 

@@ -68,6 +68,8 @@ package final class ActorDirectory: Sendable {
     }
 
     private let actors = Locked<(byID: [ActorID: Actor], byName: [NameKey: ActorID])>(([:], [:]))
+    /// The actors this process created on other nodes (their restarts when a host dies).
+    private let remote = Locked(RemoteActorBook())
     private unowned let runtime: Runtime
 
     package init(runtime: Runtime) { self.runtime = runtime }
@@ -87,7 +89,7 @@ package final class ActorDirectory: Sendable {
     /// the actor may restart, the directory keeps its own references to the
     /// creation's ObjectRef arguments for the actor's life.
     package func create(_ id: ActorID, options: Options, className: String, methods: [String], creation: TaskSpec,
-                classRefs: [ObjectID]) throws {
+                classRefs: [ObjectID], restarts: Int = 0) throws {
         try actors.withLock { table in
             if let name = options.name {
                 let key = NameKey(namespace: options.namespace, name: name)
@@ -98,6 +100,7 @@ package final class ActorDirectory: Sendable {
             }
             let actor = Actor(options: options, className: className, methods: methods, creation: creation)
             actor.classRefs = classRefs
+            actor.restarts = restarts
             table.byID[id] = actor
         }
         for ref in classRefs { runtime.store.addReference(ref) }
@@ -319,5 +322,55 @@ package final class ActorDirectory: Sendable {
     /// Fails a call that never ran with `error`.
     private func fail(_ call: TaskSpec, with error: StoredObject) {
         runtime.tasks.end(call, .failed(error, mayRetry: false))
+    }
+
+    // MARK: actors this process created elsewhere
+
+    /// An actor this process created now lives on the node `host`.
+    package func placedElsewhere(_ actor: ActorCreation, classRefs: [ObjectID], host: UInt64) {
+        remote.withLock { $0.created(actor, classRefs: classRefs, host: host) }
+    }
+
+    /// A call to an actor hosted elsewhere finished there.
+    package func remoteCallFinished(_ id: ActorID) {
+        remote.withLock { $0.callFinished(id) }
+    }
+
+    /// `ray.kill` of an actor hosted elsewhere, without a restart.
+    package func forgetRemote(_ id: ActorID) {
+        remote.withLock { $0.forget(id) }
+    }
+
+    /// The node with this prefix died: the actors this process created
+    /// there are created again elsewhere while `max_restarts` allows (and
+    /// they have not taken `TaskBook.crashLimit` nodes down), through the
+    /// cluster, which may not wait here (an event loop may be calling).
+    package func hostDied(_ node: UInt64, description: String, leaving: Bool) {
+        let decisions = remote.withLock { $0.hostDied(node, description: description, leaving: leaving) }
+        for decision in decisions {
+            switch decision {
+            case .restart(let actor, let classRefs):
+                do throws(ClusterLinkError) {
+                    if let host = try runtime.cluster?.placeActor(actor, classRefs: classRefs, restart: true) {
+                        remote.withLock { $0.moved(actor.id, to: host) }
+                    }
+                    emitRemote(actor, .restarting, reason: "its node died (\(description))")
+                } catch {
+                    remote.withLock { $0.forget(actor.id) }
+                    runtime.cluster?.note("actor \(actor.id.hex.prefix(8)) cannot be restarted: \(error.description)")
+                }
+            case .notRestarted(let id, let reason):
+                runtime.cluster?.note("actor \(id.hex.prefix(8)) is not created again: \(reason)")
+                if runtime.events.isListening {
+                    runtime.events.emit(.actor(id: id, name: "?", phase: .died, restarts: 0, reason: reason))
+                }
+            }
+        }
+    }
+
+    private func emitRemote(_ actor: ActorCreation, _ phase: ActorPhase, reason: String) {
+        guard runtime.events.isListening else { return }
+        runtime.events.emit(.actor(id: actor.id, name: actor.options.name ?? actor.className, phase: phase,
+                                   restarts: actor.restarts, reason: reason))
     }
 }

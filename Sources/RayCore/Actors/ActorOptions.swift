@@ -24,6 +24,9 @@ public struct ActorCreation: Sendable, Equatable {
     public var className: String
     public var methods: [String]
     public var creation: TaskSpec
+    /// Restarts so far, of every kind and on every node: a new host goes on
+    /// counting from here (`max_restarts` is a budget for the actor's life).
+    public var restarts = 0
 
     public init(options: ActorOptions, className: String, methods: [String], creation: TaskSpec) {
         self.options = options

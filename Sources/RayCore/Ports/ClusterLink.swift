@@ -21,10 +21,12 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// `placedFinished` (or `nodeDied`) to the task manager.
     func place(_ task: TaskSpec, retry: Bool) -> ClusterPlacement
 
-    /// Registers a new actor with the cluster (its name, where it lives)
-    /// and places it: false to host it on this node, true when another node
-    /// hosts it. Throws a message when its name is taken.
-    func placeActor(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) -> Bool
+    /// Registers an actor with the cluster (its name, where it lives) and
+    /// places it: nil to host it on this node, else the node (prefix) that
+    /// hosts it. Throws a message when its name is taken or no node can
+    /// host it. `restart`: created again after its node died; the caller
+    /// may be an event loop and must not wait.
+    func placeActor(_ actor: ActorCreation, classRefs: [ObjectID], restart: Bool) throws(ClusterLinkError) -> UInt64?
 
     /// Sends a call to an actor hosted elsewhere (recorded as `place` does);
     /// `.runHere` when no node hosts it.
@@ -42,6 +44,10 @@ public protocol ClusterLink: AnyObject, Sendable {
 
     /// Forwards `ray.cancel` to the node a task was placed on.
     func cancel(returning ref: ObjectID, on node: UInt64, recursive: Bool)
+
+    /// A line for this process's cluster log (what the runtime decided on
+    /// its own, e.g. an actor not restarted).
+    func note(_ message: String)
 
     /// Every node the head knows, alive or not.
     func nodes() -> [ClusterNode]

@@ -99,12 +99,22 @@ extension Runtime {
         adoptForeign(classRefs)
         do {
             try actors.create(actor.id, options: actor.options, className: actor.className, methods: actor.methods,
-                              creation: actor.creation, classRefs: classRefs)
+                              creation: actor.creation, classRefs: classRefs, restarts: actor.restarts)
         } catch {
             throw ClusterLinkError("an actor named '\(actor.options.name ?? "")' already exists in namespace '\(actor.options.namespace)'")
         }
         holdArguments(of: actor.creation)
         submit(actor.creation)
+    }
+
+    /// `ray.kill`: the actor's node kills it (and, `noRestart`, its creator
+    /// here stops restarting it when its node dies).
+    public func killActor(_ id: ActorID, noRestart: Bool) {
+        if let cluster, !actors.knows(id), cluster.killActor(id, noRestart: noRestart) {
+            if noRestart { actors.forgetRemote(id) }
+            return
+        }
+        actors.kill(id, noRestart: noRestart)
     }
 
     /// `ray.kill` from another process, for an actor hosted here.

@@ -104,6 +104,7 @@ package final class TaskManager: Sendable {
         }
         guard let ended else { return nil }
         perform(ended.actions)
+        if let actor = ended.spec.actorID { runtime.actors.remoteCallFinished(actor) }
         return (ended.spec, ended.node)
     }
 
