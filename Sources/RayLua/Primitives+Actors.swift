@@ -21,14 +21,14 @@ extension Primitives {
         var settings = ActorDirectory.Options(namespace: ray.runtime.namespace)
         settings.name = lua_getfield(L, options, "name") == LUA_TSTRING ? string(L, -1) : nil
         if lua_getfield(L, options, "namespace") == LUA_TSTRING, let namespace = string(L, -1) { settings.namespace = namespace }
-        settings.maxConcurrency = max(1, integer("max_concurrency", default: 1))
-        settings.maxRestarts = integer("max_restarts", default: 0)
-        settings.maxTaskRetries = integer("max_task_retries", default: 0)
+        settings.maxConcurrency = max(1, integer("max_concurrency", default: settings.maxConcurrency))
+        settings.maxRestarts = integer("max_restarts", default: settings.maxRestarts)
+        settings.maxTaskRetries = integer("max_task_retries", default: settings.maxTaskRetries)
         settings.detached = lua_getfield(L, options, "lifetime") == LUA_TSTRING && string(L, -1) == "detached"
         // As in Ray: without num_cpus an actor needs 1 CPU to be placed and
         // none while it lives; an explicit num_cpus is held for its life.
         let explicitCPUs = lua_getfield(L, options, "num_cpus") == LUA_TNUMBER ? clua_tonumber(L, -1) : nil
-        let cpus = explicitCPUs ?? 1
+        let cpus = explicitCPUs ?? TaskOptions().numCPUs
         settings.lifetimeCPUs = explicitCPUs ?? 0
         let className = lua_getfield(L, classIndex, "__name") == LUA_TSTRING ? string(L, -1) ?? "Actor" : "Actor"
         let actorEnv = lua_getfield(L, options, "runtime_env") == LUA_TTABLE ? RuntimeEnv.read(L, at: -1) : nil
@@ -106,7 +106,9 @@ extension Primitives {
         guard let id = actorID(L, 1), let method = string(L, 2) else {
             return fail(L, "actor call: expected a method of an ActorHandle (call it as handle.method.remote(...))")
         }
-        let numReturns = Int(clua_tointeger(L, 3))
+        var read = TaskOptions.actorCall
+        if lua_type(L, 3) == LUA_TNUMBER { read.numReturns = Int(clua_tointeger(L, 3)) }
+        let numReturns = read.numReturns
         if let failure = reserveReturns(L, numReturns, what: "\(method).remote") { return failure }
         switch encodeArguments(L, ray, first: 4, count: lua_gettop(L) - 3) {
         case .failure(let error):
@@ -116,7 +118,7 @@ extension Primitives {
             let returns = expectReturns(ray, count: numReturns, of: callID, holding: contained)
             let call = TaskSpec(id: callID, name: method, kind: .actorMethod(id, method: method),
                                 arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
-                                returnIDs: returns, cpus: 0)
+                                returnIDs: returns, cpus: read.numCPUs)
             ray.runtime.tasks.submit(call, parent: ray.worker?.current?.task.id, mayPlace: true)
             ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)

@@ -114,11 +114,16 @@ enum Primitives {
         let shared = lua_gettop(L)
         lua_getfield(L, 1, "_options")
         let options = lua_gettop(L)
-        let numReturns = lua_getfield(L, options, "num_returns") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 1
-        let cpus = lua_getfield(L, options, "num_cpus") == LUA_TNUMBER ? clua_tonumber(L, -1) : 1
-        let customName = lua_getfield(L, options, "name") == LUA_TSTRING ? string(L, -1) : nil
-        let maxRetries = lua_getfield(L, options, "max_retries") == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : 3
-        let retryExceptions = lua_getfield(L, options, "retry_exceptions") == LUA_TBOOLEAN && lua_toboolean(L, -1) != 0
+        var read = TaskOptions()  // the defaults, then what the script set
+        if lua_getfield(L, options, "num_returns") == LUA_TNUMBER { read.numReturns = Int(clua_tointeger(L, -1)) }
+        if lua_getfield(L, options, "num_cpus") == LUA_TNUMBER { read.numCPUs = clua_tonumber(L, -1) }
+        if lua_getfield(L, options, "name") == LUA_TSTRING { read.name = string(L, -1) }
+        if lua_getfield(L, options, "max_retries") == LUA_TNUMBER {
+            let retries = Int(clua_tointeger(L, -1))
+            read.maxRetries = retries < 0 ? Int.max : retries  // -1: unlimited, as in Ray
+        }
+        if lua_getfield(L, options, "retry_exceptions") == LUA_TBOOLEAN { read.retryExceptions = lua_toboolean(L, -1) != 0 }
+        let numReturns = read.numReturns, cpus = read.numCPUs, customName = read.name
         let taskEnv = lua_getfield(L, options, "runtime_env") == LUA_TTABLE ? RuntimeEnv.read(L, at: -1) : nil
         lua_settop(L, options)
         if let failure = reserveReturns(L, numReturns, what: "remote") { return failure }
@@ -196,8 +201,8 @@ enum Primitives {
             let returns = expectReturns(ray, count: numReturns, of: id, holding: contained)
             var task = TaskSpec(id: id, name: name, kind: .function(functionID!), arguments: message,
                                 argumentRefs: contained, topLevelRefs: topLevel, returnIDs: returns, cpus: cpus)
-            task.maxRetries = maxRetries < 0 ? Int.max : maxRetries  // -1: unlimited, as in Ray
-            task.retryExceptions = retryExceptions
+            task.maxRetries = read.maxRetries
+            task.retryExceptions = read.retryExceptions
             task.resources = placement.resources
             task.strategy = placement.strategy
             task.environment = environment

@@ -233,7 +233,7 @@ local function actor_method(handle, name, opts)
     if rawequal((...), m) then
       error("an actor method is called as handle." .. name .. ".remote(...), not handle." .. name .. ":remote(...)", 2)
     end
-    return _ray.call_actor(rawget(handle, "_id"), name, opts.num_returns or 1, ...)
+    return _ray.call_actor(rawget(handle, "_id"), name, opts.num_returns, ...)  -- nil: TaskOptions' default
   end
   m.options = function(more)
     if rawequal(more, m) then
