@@ -8,7 +8,7 @@ extension RayError {
     static let formatVersion: UInt8 = 1
 
     /// The bytes `init?(encoded:)` reads back.
-    public var encoded: [UInt8] {
+    package var encoded: [UInt8] {
         var out: [UInt8] = [Self.magic.0, Self.magic.1, Self.formatVersion, code.rawValue]
         func text(_ value: String?) {
             guard let value else {
@@ -38,7 +38,7 @@ extension RayError {
     }
 
     /// Reads `encoded`'s bytes; nil for anything malformed (never traps).
-    public init?(encoded bytes: UnsafeRawBufferPointer) {
+    package init?(encoded bytes: UnsafeRawBufferPointer) {
         guard Self.isEncoded(bytes), bytes[2] == Self.formatVersion, let code = Code(rawValue: bytes[3]) else { return nil }
         var at = 4
         func text() -> String?? {
@@ -70,12 +70,12 @@ extension RayError {
 
 extension StoredObject {
     /// A runtime error as an object (what a failed task's returns hold).
-    public init(error: RayError) {
+    package init(error: RayError) {
         self.init(bytes: error.encoded, isError: true)
     }
 
     /// The runtime error this object holds, if it is one (not a value a task raised).
-    public var rayError: RayError? {
+    package var rayError: RayError? {
         guard isError else { return nil }
         return bytes.withUnsafeBytes { RayError(encoded: $0) }
     }

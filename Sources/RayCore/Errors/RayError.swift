@@ -69,7 +69,7 @@ public struct RayError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// An error about `task`: its message starts with the task's name.
-    public init(_ code: Code, of task: TaskSpec, _ message: String) {
+    package init(_ code: Code, of task: TaskSpec, _ message: String) {
         self.init(code, "\(task.name): \(message)", task: task.name)
     }
 
@@ -78,7 +78,7 @@ public struct RayError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension RayError {
     /// Work lost with the node that ran it: `NodeDiedError`, or for an actor's call `ActorDiedError`.
-    public static func nodeDied(_ task: TaskSpec, _ reason: String) -> RayError {
+    package static func nodeDied(_ task: TaskSpec, _ reason: String) -> RayError {
         RayError(task.actorID == nil ? .nodeDied : .actorDied, of: task, reason)
     }
 
@@ -88,7 +88,7 @@ extension RayError {
     }
 
     /// A task stopped by `ray.cancel` before it started.
-    public static func cancelledBeforeStart(_ task: TaskSpec) -> RayError {
+    package static func cancelledBeforeStart(_ task: TaskSpec) -> RayError {
         RayError(.taskCancelled, "task '\(task.name)' was cancelled before it started", task: task.name)
     }
 }

@@ -1,27 +1,27 @@
 /// The options of a remote function's call, with Ray's defaults: the one
 /// place they are written (the Lua binding reads a script's options over
 /// these). An actor's are `ActorOptions`.
-public struct TaskOptions: Sendable, Equatable {
+package struct TaskOptions: Sendable, Equatable {
     /// Return values, each its own ObjectRef.
-    public var numReturns = 1
+    package var numReturns = 1
     /// CPUs it holds while it runs.
-    public var numCPUs: Double = 1
+    package var numCPUs: Double = 1
     /// Custom resources it needs (name -> amount).
-    public var resources: [String: Double] = [:]
+    package var resources: [String: Double] = [:]
     /// Re-runs after its node dies (and, with `retryExceptions`, after a
     /// Lua error); `Int.max` for Ray's -1 (unlimited).
-    public var maxRetries = 3
-    public var retryExceptions = false
+    package var maxRetries = 3
+    package var retryExceptions = false
     /// Shown in errors and events instead of where the function was defined.
-    public var name: String?
-    public var strategy: SchedulingStrategy = .default
+    package var name: String?
+    package var strategy: SchedulingStrategy = .default
 
-    public init() {}
+    package init() {}
 
     /// An actor method's call: one return, no CPU while it runs (its actor
     /// holds what it needs), never retried by itself (`max_task_retries`
     /// is its actor's).
-    public static var actorCall: TaskOptions {
+    package static var actorCall: TaskOptions {
         var options = TaskOptions()
         options.numCPUs = 0
         options.maxRetries = 0

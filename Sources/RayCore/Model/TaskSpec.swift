@@ -1,7 +1,7 @@
 /// Everything a worker needs to run one task; values are codec messages.
-public struct TaskSpec: Sendable {
+package struct TaskSpec: Sendable {
     /// What the task runs.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// A remote function, by id (its code is in the runtime's function table).
         case function(UniqueID)
         /// Creating an actor: its class (a codec message) and the arguments of `init`.
@@ -10,32 +10,32 @@ public struct TaskSpec: Sendable {
         case actorMethod(ActorID, method: String)
     }
 
-    public let id: TaskID
+    package let id: TaskID
     /// For messages and errors: the remote function's `name` option, or `where` it was defined.
-    public let name: String
-    public let kind: Kind
+    package let name: String
+    package let kind: Kind
     /// The arguments, one codec message (arity with nils kept).
-    public let arguments: [UInt8]
+    package let arguments: [UInt8]
     /// Every ObjectRef inside `arguments`; the task holds a reference to each until it starts.
-    public let argumentRefs: [ObjectID]
+    package let argumentRefs: [ObjectID]
     /// Arguments that are themselves ObjectRefs (1-based position, id): resolved to values before the task runs.
-    public let topLevelRefs: [(position: Int, id: ObjectID)]
+    package let topLevelRefs: [(position: Int, id: ObjectID)]
     /// One per declared return value.
-    public let returnIDs: [ObjectID]
-    public let cpus: Double
+    package let returnIDs: [ObjectID]
+    package let cpus: Double
     /// Custom resources the task needs (name -> amount), besides `cpus`.
-    public var resources: [String: Double] = [:]
+    package var resources: [String: Double] = [:]
     /// Where the submitter wants it to run (used when it is placed).
-    public var strategy: SchedulingStrategy = .default
+    package var strategy: SchedulingStrategy = .default
     /// Re-runs allowed (`max_retries`); Lua errors count only with `retryExceptions`.
-    public var maxRetries: Int = 0
-    public var retryExceptions = false
+    package var maxRetries: Int = 0
+    package var retryExceptions = false
     /// 0 for the first run.
-    public var attempt = 0
+    package var attempt = 0
     /// The code environment the task runs in. Empty: the worker's own.
-    public var environment = TaskEnvironment()
+    package var environment = TaskEnvironment()
 
-    public init(id: TaskID, name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
+    package init(id: TaskID, name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
                 topLevelRefs: [(position: Int, id: ObjectID)], returnIDs: [ObjectID], cpus: Double) {
         self.id = id
         self.name = name
@@ -51,7 +51,7 @@ public struct TaskSpec: Sendable {
 /// Field by field; by hand only because `topLevelRefs` holds tuples.
 /// RayClusterTests' wire struct tests check that every field counts.
 extension TaskSpec: Equatable {
-    public static func == (a: TaskSpec, b: TaskSpec) -> Bool {
+    package static func == (a: TaskSpec, b: TaskSpec) -> Bool {
         a.id == b.id && a.name == b.name && a.kind == b.kind && a.arguments == b.arguments
             && a.argumentRefs == b.argumentRefs
             && a.topLevelRefs.elementsEqual(b.topLevelRefs, by: { $0.position == $1.position && $0.id == $1.id })
@@ -63,12 +63,12 @@ extension TaskSpec: Equatable {
 
 extension TaskSpec {
     /// The same work as a new task (a restarted actor's creation): first attempt, new id.
-    public func rerun(as id: TaskID) -> TaskSpec {
+    package func rerun(as id: TaskID) -> TaskSpec {
         copy(id: id, returnIDs: returnIDs, attempt: 0)
     }
 
     /// The same task with other return ids.
-    public func returning(_ ids: [ObjectID]) -> TaskSpec {
+    package func returning(_ ids: [ObjectID]) -> TaskSpec {
         copy(id: id, returnIDs: ids, attempt: attempt)
     }
 
@@ -85,7 +85,7 @@ extension TaskSpec {
     }
 
     /// The actor this task belongs to, if any.
-    public var actorID: ActorID? {
+    package var actorID: ActorID? {
         switch kind {
         case .function: nil
         case .actorCreation(let id, _), .actorMethod(let id, _): id
@@ -94,7 +94,7 @@ extension TaskSpec {
 }
 
 /// The `scheduling_strategy` option: which node runs a task or hosts an actor.
-public enum SchedulingStrategy: Sendable, Equatable {
+package enum SchedulingStrategy: Sendable, Equatable {
     /// Least-loaded: stay on the local node until it is half busy, then the
     /// least-loaded feasible node, preferring one that holds large arguments.
     case `default`
@@ -111,20 +111,20 @@ public enum SchedulingStrategy: Sendable, Equatable {
 /// `package.cpath`, its `runtime_env`'s variables), and the working
 /// directory's files when it has one. Inline ids: copying a TaskSpec costs
 /// no reference count for it.
-public struct TaskEnvironment: Sendable, Equatable {
-    public var blob: UniqueID?
-    public var workingDirectory: UniqueID?
+package struct TaskEnvironment: Sendable, Equatable {
+    package var blob: UniqueID?
+    package var workingDirectory: UniqueID?
 
-    public init(blob: UniqueID? = nil, workingDirectory: UniqueID? = nil) {
+    package init(blob: UniqueID? = nil, workingDirectory: UniqueID? = nil) {
         self.blob = blob
         self.workingDirectory = workingDirectory
     }
 
     /// The blobs, the environment's first (as the wire lists them).
-    public var ids: [UniqueID] { [blob, workingDirectory].compactMap { $0 } }
+    package var ids: [UniqueID] { [blob, workingDirectory].compactMap { $0 } }
 
     /// From the wire's list; nil when it has more than two ids.
-    public init?(ids: [UniqueID]) {
+    package init?(ids: [UniqueID]) {
         guard ids.count <= 2 else { return nil }
         self.init(blob: ids.first, workingDirectory: ids.count > 1 ? ids[1] : nil)
     }

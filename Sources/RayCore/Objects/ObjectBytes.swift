@@ -1,15 +1,15 @@
 /// The encoded bytes of a stored object: an array, or memory owned by
 /// another immutable object (a large block the encoder wrote the message
 /// to), kept alive as long as these bytes are.
-public struct ObjectBytes: @unchecked Sendable {
+package struct ObjectBytes: @unchecked Sendable {
     // Safe to send: the array is a value, and `owner` is Sendable and keeps
     // `start` alive and unchanged.
     private let storage: [UInt8]
     private let owner: (any AnyObject & Sendable)?
     private let start: UnsafeRawPointer?
-    public let count: Int
+    package let count: Int
 
-    public init(_ array: [UInt8]) {
+    package init(_ array: [UInt8]) {
         storage = array
         owner = nil
         start = nil
@@ -17,7 +17,7 @@ public struct ObjectBytes: @unchecked Sendable {
     }
 
     /// Bytes in memory that `owner` keeps alive and never changes.
-    public init(_ bytes: UnsafeRawBufferPointer, owner: any AnyObject & Sendable) {
+    package init(_ bytes: UnsafeRawBufferPointer, owner: any AnyObject & Sendable) {
         storage = []
         self.owner = owner
         start = bytes.baseAddress
@@ -25,11 +25,11 @@ public struct ObjectBytes: @unchecked Sendable {
     }
 
     /// A copy of the bytes as an array.
-    public var array: [UInt8] {
+    package var array: [UInt8] {
         owner == nil ? storage : withUnsafeBytes { [UInt8]($0) }
     }
 
-    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    package func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         guard owner != nil else {
             return try storage.withUnsafeBytes { buffer in Result { () throws(E) in try body(buffer) } }.get()
         }

@@ -3,18 +3,18 @@ import Dispatch
 /// An object as the store keeps it: one encoded value (a codec message),
 /// whether that value is an error raised by the task that made it, and the
 /// objects it refers to, which stay alive as long as it does.
-public struct StoredObject: Sendable {
-    public var bytes: ObjectBytes
-    public var isError: Bool
-    public var contained: [ObjectID]
+package struct StoredObject: Sendable {
+    package var bytes: ObjectBytes
+    package var isError: Bool
+    package var contained: [ObjectID]
 
-    public init(bytes: ObjectBytes, isError: Bool = false, contained: [ObjectID] = []) {
+    package init(bytes: ObjectBytes, isError: Bool = false, contained: [ObjectID] = []) {
         self.bytes = bytes
         self.isError = isError
         self.contained = contained
     }
 
-    public init(bytes: [UInt8], isError: Bool = false, contained: [ObjectID] = []) {
+    package init(bytes: [UInt8], isError: Bool = false, contained: [ObjectID] = []) {
         self.init(bytes: ObjectBytes(bytes), isError: isError, contained: contained)
     }
 }
@@ -31,8 +31,8 @@ public struct StoredObject: Sendable {
 ///
 /// Thread-safe; callbacks run outside the lock, on the thread that made the
 /// object ready (or the caller's, when it already was).
-public final class ObjectStore: Sendable {
-    public typealias Callback = @Sendable (StoredObject) -> Void
+package final class ObjectStore: Sendable {
+    package typealias Callback = @Sendable (StoredObject) -> Void
 
     private struct Entry {
         var object: StoredObject?
@@ -44,7 +44,7 @@ public final class ObjectStore: Sendable {
     /// Where objects' changes of phase go (expected, ready, freed), if anywhere.
     private let events: EventSink?
 
-    public init(events: EventSink? = nil) {
+    package init(events: EventSink? = nil) {
         self.events = events
     }
 
@@ -55,7 +55,7 @@ public final class ObjectStore: Sendable {
 
     /// Announces an object a task will produce, with `references` references
     /// (the ObjectRef handed to the submitter).
-    public func expect(_ id: ObjectID, references: Int = 1) {
+    package func expect(_ id: ObjectID, references: Int = 1) {
         entries.withLock { $0[id] = Entry(object: nil, references: references) }
         emit(id, .expected)
     }
@@ -64,7 +64,7 @@ public final class ObjectStore: Sendable {
     /// known already; returns the ones that were not. (Another process's
     /// objects: a copy is fetched into this store while something here
     /// refers to them.)
-    public func expectUnknown(_ ids: [ObjectID]) -> [ObjectID] {
+    package func expectUnknown(_ ids: [ObjectID]) -> [ObjectID] {
         let added = entries.withLock { entries in
             ids.filter { id in
                 guard entries[id] == nil else { return false }
@@ -77,7 +77,7 @@ public final class ObjectStore: Sendable {
     }
 
     /// Stores a new object with one reference and returns its id.
-    public func put(_ object: StoredObject) -> ObjectID {
+    package func put(_ object: StoredObject) -> ObjectID {
         let id = ObjectID.next()
         entries.withLock { $0[id] = Entry(object: object, references: 1) }
         emit(id, .ready)
@@ -86,7 +86,7 @@ public final class ObjectStore: Sendable {
 
     /// Makes an expected object ready and runs its waiters. An object nobody
     /// references any more is dropped (its contained references released).
-    public func fulfill(_ id: ObjectID, with object: StoredObject) {
+    package func fulfill(_ id: ObjectID, with object: StoredObject) {
         let waiters: [Callback]? = entries.withLock { entries in
             guard var entry = entries[id], entry.object == nil else { return nil }
             entry.object = object
@@ -103,14 +103,14 @@ public final class ObjectStore: Sendable {
         for waiter in waiters { waiter(object) }
     }
 
-    public func addReference(_ id: ObjectID) {
+    package func addReference(_ id: ObjectID) {
         entries.withLock { entries in
             if let index = entries.index(forKey: id) { entries.values[index].references += 1 }
         }
     }
 
     /// Drops one reference; the object is freed when none remain.
-    public func removeReference(_ id: ObjectID) {
+    package func removeReference(_ id: ObjectID) {
         release([id])
     }
 
@@ -137,18 +137,18 @@ public final class ObjectStore: Sendable {
     }
 
     /// The object if it is ready.
-    public func object(_ id: ObjectID) -> StoredObject? {
+    package func object(_ id: ObjectID) -> StoredObject? {
         entries.withLock { $0[id]?.object }
     }
 
     /// The objects of `ids` that are ready (nil for the others), under one lock.
-    public func objects(_ ids: [ObjectID]) -> [StoredObject?] {
+    package func objects(_ ids: [ObjectID]) -> [StoredObject?] {
         entries.withLock { entries in ids.map { entries[$0]?.object } }
     }
 
     /// The positions in `ids` of the first `limit` ready objects, in order,
     /// under one lock; the scan stops once it has them.
-    public func readyPositions(_ ids: [ObjectID], limit: Int) -> [Int] {
+    package func readyPositions(_ ids: [ObjectID], limit: Int) -> [Int] {
         entries.withLock { entries in
             var ready: [Int] = []
             for (position, id) in ids.enumerated() {
@@ -160,14 +160,14 @@ public final class ObjectStore: Sendable {
     }
 
     /// Whether the store knows the id (ready or expected).
-    public func contains(_ id: ObjectID) -> Bool {
+    package func contains(_ id: ObjectID) -> Bool {
         entries.withLock { $0[id] != nil }
     }
 
     /// Calls `callback` once the object is ready: now, on this thread, if it
     /// already is. Returns false, without calling, for an unknown id.
     @discardableResult
-    public func whenReady(_ id: ObjectID, _ callback: @escaping Callback) -> Bool {
+    package func whenReady(_ id: ObjectID, _ callback: @escaping Callback) -> Bool {
         enum Outcome { case unknown, ready(StoredObject), registered }
         let outcome: Outcome = entries.withLock { entries in
             guard let index = entries.index(forKey: id) else { return .unknown }
@@ -185,7 +185,7 @@ public final class ObjectStore: Sendable {
 
     /// Blocks the calling thread until the object is ready or `timeout`
     /// seconds pass (nil: no limit). Returns nil on timeout or unknown id.
-    public func wait(_ id: ObjectID, timeout: Double? = nil) -> StoredObject? {
+    package func wait(_ id: ObjectID, timeout: Double? = nil) -> StoredObject? {
         if let ready = object(id) { return ready }
         let box = Locked<StoredObject?>(nil)
         let signal = DispatchSemaphore(value: 0)
@@ -202,5 +202,5 @@ public final class ObjectStore: Sendable {
     }
 
     /// The number of objects alive (ready or expected).
-    public var count: Int { entries.withLock { $0.count } }
+    package var count: Int { entries.withLock { $0.count } }
 }

@@ -5,7 +5,7 @@
 ///
 /// The calls come from Lua threads (the driver's, a worker's) and must not
 /// wait on anything those threads run; they may wait on the network.
-public protocol ClusterLink: AnyObject, Sendable {
+package protocol ClusterLink: AnyObject, Sendable {
     /// The hex id of the node this process counts as (a driver: the node
     /// it attached to).
     var nodeID: String { get }
@@ -58,7 +58,7 @@ public protocol ClusterLink: AnyObject, Sendable {
 }
 
 /// Where the cluster put a task.
-public enum ClusterPlacement: Sendable {
+package enum ClusterPlacement: Sendable {
     /// On this node (the task manager runs it here).
     case runHere
     /// On another node; the task manager was told which.
@@ -68,7 +68,7 @@ public enum ClusterPlacement: Sendable {
 }
 
 /// Why no node could ever run a task or host an actor.
-public enum Infeasibility: Sendable, Equatable {
+package enum Infeasibility: Sendable, Equatable {
     /// `amount` of `resource`, which the local node has `localHas` of and
     /// the best alive node `mostHas`.
     case resource(String, amount: Double, localHas: Double, mostHas: Double)
@@ -77,14 +77,14 @@ public enum Infeasibility: Sendable, Equatable {
 }
 
 /// One node as `ray.nodes()` shows it.
-public struct ClusterNode: Sendable {
-    public var nodeID: String
-    public var address: String
-    public var alive: Bool
-    public var total: [String: Double]
-    public var available: [String: Double]
+package struct ClusterNode: Sendable {
+    package var nodeID: String
+    package var address: String
+    package var alive: Bool
+    package var total: [String: Double]
+    package var available: [String: Double]
 
-    public init(nodeID: String, address: String, alive: Bool, total: [String: Double], available: [String: Double]) {
+    package init(nodeID: String, address: String, alive: Bool, total: [String: Double], available: [String: Double]) {
         self.nodeID = nodeID
         self.address = address
         self.alive = alive
@@ -94,7 +94,7 @@ public struct ClusterNode: Sendable {
 }
 
 /// A cluster request that failed; the message says why, for the user.
-public struct ClusterLinkError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct ClusterLinkError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -1,7 +1,7 @@
 import Dispatch
 
 /// What a worker is for, which decides what it takes and when it leaves.
-public enum WorkerRole: Sendable {
+package enum WorkerRole: Sendable {
     /// One per CPU: takes runnable tasks, lives as long as the runtime.
     case pool
     /// Hosts one actor (as Ray gives each actor its own process), so a

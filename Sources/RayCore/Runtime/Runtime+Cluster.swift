@@ -6,21 +6,21 @@ extension Runtime {
     /// Joins `runtime` to the cluster at an address ("HOST:PORT" or "auto"):
     /// set by a program that links cluster support (the `ray` command, an
     /// embedding), used by `ray.init{address = ...}`.
-    public static let clusterConnector = Locked<(@Sendable (Runtime, String) throws -> Void)?>(nil)
+    package static let clusterConnector = Locked<(@Sendable (Runtime, String) throws -> Void)?>(nil)
 
     /// The cluster this runtime belongs to; nil for a runtime on its own.
-    public var cluster: (any ClusterLink)? { clusterLink.withLock { $0 } }
+    package var cluster: (any ClusterLink)? { clusterLink.withLock { $0 } }
 
     /// Joins a cluster: from now on tasks and actors are placed through `link`.
-    public func attach(_ link: any ClusterLink) {
+    package func attach(_ link: any ClusterLink) {
         clusterLink.withLock { $0 = link }
     }
 
     /// The node's object store (the cluster serves and fills it).
-    public var objects: ObjectStore { store }
+    package var objects: ObjectStore { store }
 
     /// The hex id of the node this process counts as.
-    public var nodeIDHex: String { cluster?.nodeID ?? nodeID.hex }
+    package var nodeIDHex: String { cluster?.nodeID ?? nodeID.hex }
 
     package enum Subject {
         case task, actor
@@ -63,7 +63,7 @@ extension Runtime {
     /// send to their owner) and they are let go.
     /// `task` must have a return (the caller gives a returnless task one of
     /// its own, so that `done` comes when it ends).
-    public func runForPeer(_ task: TaskSpec, done: @escaping @Sendable ([(ObjectID, StoredObject)]) -> Void) {
+    package func runForPeer(_ task: TaskSpec, done: @escaping @Sendable ([(ObjectID, StoredObject)]) -> Void) {
         precondition(!task.returnIDs.isEmpty, "runForPeer needs a task with a return")
         for id in task.returnIDs { store.expect(id, references: 1) }
         holdArguments(of: task)
@@ -95,7 +95,7 @@ extension Runtime {
     }
 
     /// Hosts an actor another process created: registers it here and runs its creation.
-    public func hostActorForPeer(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) {
+    package func hostActorForPeer(_ actor: ActorCreation, classRefs: [ObjectID]) throws(ClusterLinkError) {
         adoptForeign(classRefs)
         do {
             try actors.create(actor.id, options: actor.options, className: actor.className, methods: actor.methods,
@@ -109,7 +109,7 @@ extension Runtime {
 
     /// `ray.kill`: the actor's node kills it (and, `noRestart`, its creator
     /// here stops restarting it when its node dies).
-    public func killActor(_ id: ActorID, noRestart: Bool) {
+    package func killActor(_ id: ActorID, noRestart: Bool) {
         if let cluster, !actors.knows(id), cluster.killActor(id, noRestart: noRestart) {
             if noRestart { actors.forgetRemote(id) }
             return
@@ -118,24 +118,24 @@ extension Runtime {
     }
 
     /// `ray.kill` from another process, for an actor hosted here.
-    public func killActorForPeer(_ id: ActorID, noRestart: Bool) {
+    package func killActorForPeer(_ id: ActorID, noRestart: Bool) {
         actors.kill(id, noRestart: noRestart)
     }
 
     /// Tasks here that wait: for a CPU, or for their ObjectRef arguments.
-    public var pendingTasks: Int { scheduler.queuedTasks + tasks.waitingForArguments }
+    package var pendingTasks: Int { scheduler.queuedTasks + tasks.waitingForArguments }
 
     /// CPUs not in use on this node now.
-    public var availableCPUs: Double { scheduler.availableCPUs }
+    package var availableCPUs: Double { scheduler.availableCPUs }
 
     /// What this node has free now (`CPU` included), for its heartbeat.
-    public var availableResources: [String: Double] {
+    package var availableResources: [String: Double] {
         resources.merging(["CPU": max(0, scheduler.availableCPUs)]) { $1 }
     }
 
     /// An object that came from another process (a task's return, or a
     /// fetched copy): stored, with references to the objects it contains.
-    public func receive(_ id: ObjectID, _ object: StoredObject) {
+    package func receive(_ id: ObjectID, _ object: StoredObject) {
         adoptForeign(object.contained)
         for ref in object.contained { store.addReference(ref) }
         store.fulfill(id, with: object)
@@ -143,13 +143,13 @@ extension Runtime {
 
     /// Writes what a task printed on another node to this process's stdout,
     /// in order with the driver's own prints.
-    public func writeOutput(_ text: String) {
+    package func writeOutput(_ text: String) {
         executors.writeOutput(text)
     }
 
     /// The job on this node ended (its last driver left): every actor
     /// hosted here that is not detached is killed; returns their ids.
-    public func endJobActors() -> [ActorID] {
+    package func endJobActors() -> [ActorID] {
         let ended = actors.undetachedAlive()
         for id in ended { actors.kill(id, noRestart: true) }
         return ended

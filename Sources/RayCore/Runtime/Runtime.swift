@@ -54,7 +54,7 @@ public final class Runtime: Sendable {
     package let clusterLink = Locked<(any ClusterLink)?>(nil)
     /// Where tasks' `print` lines go when `settings.forwardsOutput`: the
     /// task (nil outside one) and the whole line, newline included.
-    public let outputSink = Locked<(@Sendable (TaskID?, String) -> Void)?>(nil)
+    package let outputSink = Locked<(@Sendable (TaskID?, String) -> Void)?>(nil)
     /// Custom resources this node offers: `settings.resources`, plus those a
     /// driver's `ray.init{resources = ...}` added before any conflict.
     private let customResources: Locked<[String: Double]>
@@ -142,20 +142,20 @@ public final class Runtime: Sendable {
 
     /// Stores a remote function's code under its id: one registered here
     /// (`registered`), or one that came from another node.
-    public func setFunctionCode(_ id: UniqueID, _ bytes: [UInt8], registered: Bool = false) {
+    package func setFunctionCode(_ id: UniqueID, _ bytes: [UInt8], registered: Bool = false) {
         functions.withLock { table in
             if table.code.updateValue(bytes, forKey: id) == nil && registered { table.registered += 1 }
         }
     }
 
-    public func functionCode(_ id: UniqueID) -> [UInt8]? {
+    package func functionCode(_ id: UniqueID) -> [UInt8]? {
         functions.withLock { $0.code[id] }
     }
 
     /// Runs a task on this node once its top-level ObjectRef arguments are
     /// ready (an actor's call: at its actor). `parent` is the task that
     /// submitted it (for recursive cancellation).
-    public func submit(_ task: TaskSpec, parent: TaskID? = nil) {
+    package func submit(_ task: TaskSpec, parent: TaskID? = nil) {
         tasks.submit(task, parent: parent)
     }
 

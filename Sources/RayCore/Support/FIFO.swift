@@ -1,24 +1,24 @@
 /// A first-in, first-out queue with O(1) `append` and `popFirst` (an array
 /// and a read position; the array is compacted when it drains). Actors queue
 /// thousands of calls; `Array.removeFirst` made draining them quadratic.
-public struct FIFO<Element> {
+package struct FIFO<Element> {
     private var items: [Element] = []
     private var head = 0
 
-    public init() {}
+    package init() {}
 
-    public var isEmpty: Bool { head == items.count }
-    public var count: Int { items.count - head }
-    public var first: Element? { isEmpty ? nil : items[head] }
+    package var isEmpty: Bool { head == items.count }
+    package var count: Int { items.count - head }
+    package var first: Element? { isEmpty ? nil : items[head] }
     /// The queued elements, first to last.
-    public var elements: ArraySlice<Element> { items[head...] }
+    package var elements: ArraySlice<Element> { items[head...] }
 
-    public mutating func append(_ element: Element) {
+    package mutating func append(_ element: Element) {
         items.append(element)
     }
 
     /// Puts `element` ahead of every queued one.
-    public mutating func prepend(_ element: Element) {
+    package mutating func prepend(_ element: Element) {
         if head > 0 {
             head -= 1
             items[head] = element
@@ -27,7 +27,7 @@ public struct FIFO<Element> {
         }
     }
 
-    public mutating func popFirst() -> Element? {
+    package mutating func popFirst() -> Element? {
         guard !isEmpty else { return nil }
         let element = items[head]
         head += 1
@@ -42,7 +42,7 @@ public struct FIFO<Element> {
     }
 
     /// Removes and returns the first element matching `predicate`.
-    public mutating func remove(where predicate: (Element) -> Bool) -> Element? {
+    package mutating func remove(where predicate: (Element) -> Bool) -> Element? {
         guard let index = items[head...].firstIndex(where: predicate) else { return nil }
         return items.remove(at: index)
     }

@@ -13,11 +13,11 @@ import Glibc
 /// before sleeping. Critical sections here last nanoseconds, and sleeping
 /// on a taken lock (a futex wait, then a wake-up) costs tens of
 /// microseconds on this VM.
-public final class Locked<Value>: @unchecked Sendable {
+package final class Locked<Value>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var value: Value
 
-    public init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
         initAdaptiveMutex(mutex)
     }
@@ -28,7 +28,7 @@ public final class Locked<Value>: @unchecked Sendable {
     }
 
     @inline(__always)
-    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)
@@ -36,7 +36,7 @@ public final class Locked<Value>: @unchecked Sendable {
 }
 
 /// Initializes `mutex` as an adaptive (spin, then sleep) mutex.
-public func initAdaptiveMutex(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+package func initAdaptiveMutex(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
     var attributes = pthread_mutexattr_t()
     pthread_mutexattr_init(&attributes)
     pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
