@@ -119,3 +119,26 @@ struct Failure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension RayEngineTests {
+    /// An embedding watches its tasks through the public event stream.
+    @Test func anEmbeddingSeesItsTasksEvents() throws {
+        let engine = try RayEngine(cpus: 1)
+        defer { engine.shutdown() }
+        let phases = Mutex<[TaskPhase]>([])
+        let finished = DispatchSemaphore(value: 0)
+        let token = engine.runtime.events.subscribe { event in
+            guard case .task(_, "square", let phase, _, _, _) = event.subject else { return }
+            phases.withLock { $0.append(phase) }
+            if phase == .finished { finished.signal() }
+        }
+        let results = try engine.run("""
+            local square = ray.remote({ name = "square" }, function(x) return x * x end)
+            return ray.get(square.remote(7))
+            """)
+        #expect(results == [.integer(49)])
+        #expect(finished.wait(timeout: .now() + 30) == .success, "no finished event within 30 s")
+        #expect(phases.withLock { $0 } == [.submitted, .queued, .running, .finished])
+        engine.runtime.events.unsubscribe(token)
+    }
+}
