@@ -158,7 +158,10 @@ enum Primitives {
         if lua_getfield(L, shared, "fh") == LUA_TNUMBER, lua_getfield(L, shared, "fl") == LUA_TNUMBER {
             functionID = UniqueID(high: UInt64(bitPattern: clua_tointeger(L, -2)), low: UInt64(bitPattern: clua_tointeger(L, -1)))
         }
-        if functionID == nil || ray.runtime.functionCode(functionID!) == nil {
+        if let known = functionID, !ray.registeredFunctions.contains(known), ray.runtime.functionCode(known) != nil {
+            ray.registeredFunctions.insert(known)
+        }
+        if functionID == nil || !ray.registeredFunctions.contains(functionID!) {
             let isNew = functionID == nil
             let id = functionID ?? UniqueID.next()
             if isNew {
@@ -183,6 +186,7 @@ enum Primitives {
             // registered (the runtime's life), like its code.
             for ref in ray.collectedRefs { ray.runtime.store.addReference(ref) }
             ray.runtime.setFunctionCode(id, code, registered: isNew)
+            ray.registeredFunctions.insert(id)
             functionID = id
         }
         lua_settop(L, options)

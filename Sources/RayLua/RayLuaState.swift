@@ -23,6 +23,9 @@ public final class RayLuaState {
     private(set) var callMethod: Int32 = LUA_NOREF
     /// ObjectRef ids met by the encoding in progress (see ObjectRefs.Extension).
     var collectedRefs: [ObjectID] = []
+    /// Remote functions whose code this state knows the runtime has: a
+    /// submission of one of them asks the runtime's table (a lock) no more.
+    var registeredFunctions: Set<UniqueID> = []
     /// Registry keys of the read-only views of the module tables (workers only).
     var sealedViews: [Int32] = []
     /// What this state's submissions hand to their work (see CodeEnvironment).

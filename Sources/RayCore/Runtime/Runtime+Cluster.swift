@@ -14,7 +14,12 @@ extension Runtime {
     /// Joins a cluster: from now on tasks and actors are placed through `link`.
     package func attach(_ link: any ClusterLink) {
         clusterLink.withLock { $0 = link }
+        attached.store(true, ordering: .releasing)
     }
+
+    /// Whether a cluster is attached: one atomic load, where `cluster`
+    /// takes a lock (each submission asks).
+    package var isClustered: Bool { attached.load(ordering: .acquiring) }
 
     /// The node's object store (the cluster serves and fills it).
     package var objects: ObjectStore { store }

@@ -52,6 +52,8 @@ public final class Runtime: Sendable {
     private let stopped = Locked(false)
     /// The cluster this runtime belongs to, once attached (see Runtime+Cluster.swift).
     package let clusterLink = Locked<(any ClusterLink)?>(nil)
+    /// Set with `clusterLink` (see `isClustered`).
+    package let attached = Atomic<Bool>(false)
     /// Where tasks' `print` lines go when `settings.forwardsOutput`: the
     /// task (nil outside one) and the whole line, newline included.
     package let outputSink = Locked<(@Sendable (TaskID?, String) -> Void)?>(nil)
@@ -198,6 +200,7 @@ public final class Runtime: Sendable {
         }
         guard first else { return }
         // Leaving the cluster first: the nodes end this job's work and actors.
+        attached.store(false, ordering: .releasing)
         clusterLink.withLock { link in
             defer { link = nil }  // the link holds this runtime: let both go
             return link

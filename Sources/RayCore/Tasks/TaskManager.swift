@@ -43,11 +43,11 @@ package final class TaskManager: Sendable {
         let route: TaskRoute
         switch spec.kind {
         case .function:
-            route = mayPlace && runtime.cluster != nil ? .cluster : .local
+            route = mayPlace && runtime.isClustered ? .cluster : .local
         case .actorCreation:
             route = .local
         case .actorMethod(let actor, _):
-            route = mayPlace && runtime.cluster != nil && !runtime.actors.knows(actor) ? .remoteActor : .actor
+            route = mayPlace && runtime.isClustered && !runtime.actors.knows(actor) ? .remoteActor : .actor
         }
         let missing = route == .local ? missingArguments(spec) : []
         handle { $0.submit(spec, parent: parent, route: route, missing: missing) }
