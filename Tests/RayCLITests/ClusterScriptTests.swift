@@ -58,7 +58,7 @@ struct ClusterScriptTests {
         let cluster = try Self.threeNodes()
         let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/placement.lua").path])
         #expect(result.status == 0, "\(result.stderr)")
-        for line in ["spread\t3", "affinity\t3", "infeasible refused", "object across nodes", "driver objects", "large and returnless tasks", "recursive cancel across nodes",
+        for line in ["spread\t3", "affinity\t3", "infeasible refused", "object across nodes", "driver objects", "nested driver objects", "large and returnless tasks", "recursive cancel across nodes",
                      "actors across nodes", "placement ok"] {
             #expect(result.stdout.contains(line + "\n"), "missing '\(line)' in: \(result.stdout)")
         }

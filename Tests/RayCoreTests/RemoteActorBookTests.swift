@@ -65,4 +65,18 @@ struct RemoteActorBookTests {
         #expect(book.hostDied(1, description: "n", leaving: true).isEmpty)
         #expect(book.count == 0)
     }
+
+    /// A restart by `ray.kill` on the host counts against the same budget.
+    @Test func restartsAtTheHostCountToo() {
+        var book = RemoteActorBook()
+        let actor = Self.actor(maxRestarts: 1)
+        book.created(actor, classRefs: [], host: 1)
+        book.restarted(actor.id, restarts: 1)
+        book.restarted(actor.id, restarts: 0)  // an older report changes nothing
+        #expect(book.restarts(of: actor.id) == 1)
+        guard case .notRestarted(_, let reason) = book.hostDied(1, description: "n1", leaving: false).first else {
+            Issue.record("restarted past max_restarts"); return
+        }
+        #expect(reason.contains("max_restarts = 1"))
+    }
 }

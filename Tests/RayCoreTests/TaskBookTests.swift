@@ -250,4 +250,47 @@ struct TaskBookTests {
         guard case .fail(let returns, .error(let error)) = actions.first else { Issue.record("\(actions)"); return }
         #expect(returns == spec.returnIDs && error.code == .serialization)
     }
+
+    @Test func aRecursiveCancelAfterAPlainOneStillReachesTheChildren() {
+        var book = TaskBook()
+        let parent = Self.task("parent"), child = Self.task("child")
+        _ = book.submit(parent, parent: nil, route: .local, missing: [])
+        _ = book.start(parent.id, worker: 0)
+        _ = book.submit(child, parent: parent.id, route: .local, missing: [])
+        #expect(Self.kinds(book.cancel(returning: parent.returnIDs[0], recursive: false)) == ["interrupt@0"])
+        #expect(book.stopReason(child.id) == nil)
+        #expect(Self.kinds(book.cancel(returning: parent.returnIDs[0], recursive: true)) == ["unqueue"])
+        #expect(book.stopReason(child.id) == .cancelled)
+    }
+
+    @Test func anEndedChildLeavesItsParentsSet() {
+        var book = TaskBook()
+        let parent = Self.task("parent")
+        _ = book.submit(parent, parent: nil, route: .local, missing: [])
+        for _ in 0..<100 {
+            let child = Self.task("child")
+            _ = book.submit(child, parent: parent.id, route: .local, missing: [])
+            _ = book.end(child, .succeeded)
+        }
+        #expect(book.record(parent.id)?.children.isEmpty == true)
+        // A retried child stays reachable.
+        let flaky = Self.task("flaky", maxRetries: 1)
+        _ = book.submit(flaky, parent: parent.id, route: .local, missing: [])
+        _ = book.end(flaky, .failed(error, mayRetry: true))
+        #expect(book.record(parent.id)?.children == [flaky.id])
+    }
+
+    /// A run whose results were stored is done, even when a kill or cancel
+    /// marked it after that (it is not run again, its value stands).
+    @Test func aSuccessIsFinalWhateverMarkCameLate() {
+        for stop in [TaskStop.actorDied(retry: true), .actorDied(retry: false), .cancelled] {
+            var book = TaskBook()
+            let call = Self.task("incr", actor: .next())
+            _ = book.submit(call, parent: nil, route: .actor, missing: [])
+            _ = book.start(call.id, worker: 1)
+            _ = book.stop([call.id: stop])
+            #expect(Self.kinds(book.end(call, .succeeded)) == ["actorCallEnded"], "\(stop)")
+            #expect(book.count == 0)
+        }
+    }
 }

@@ -154,4 +154,38 @@ struct InMemoryClusterTests {
             return not ok and err.type
             """) == "ActorDiedError")
     }
+
+    /// `ray.kill(h, {no_restart = false})` restarts it on its host, which
+    /// tells the creator: when the host dies, max_restarts = 1 is spent.
+    @Test func aRestartByKillOnTheHostCountsForTheCreator() throws {
+        let nodes = try Nodes()
+        defer { nodes.close() }
+        nodes.placeOnOthers()
+        try nodes.run("""
+            Counter = ray.remote({ max_restarts = 1 }, { init = function(self) self.n = 0 end,
+                                                         incr = function(self) self.n = self.n + 1; return self.n end })
+            c = Counter.remote()
+            assert(ray.get(c.incr.remote()) == 1)
+            ray.kill(c, { no_restart = false })
+            assert(ray.get(c.incr.remote()) == 1)
+            """)
+        nodes.cluster.kill(2)
+        #expect(nodes.cluster.notes.contains { $0.contains("is not created again") && $0.contains("max_restarts = 1") },
+                "\(nodes.cluster.notes)")
+    }
+
+    /// When the cluster puts a restarted actor on its creator's own node, it lives there.
+    @Test func anActorCanBeRestartedOnItsCreatorsNode() throws {
+        let nodes = try Nodes()
+        defer { nodes.close() }
+        // The first placement goes to node 2; after that, the creator keeps it.
+        nodes.cluster.setPolicy { _, from, alive in alive.contains(2) ? 2 : from }
+        try nodes.run("""
+            Where = ray.remote({ max_restarts = 1 }, { where = function(self) return ray.get_runtime_context().node_id end })
+            w = Where.remote()
+            """)
+        #expect(try nodes.run("return ray.get(w.where.remote())") == nodes.node(2))
+        nodes.cluster.kill(2)
+        #expect(try nodes.run("return ray.get(w.where.remote())") == nodes.node(1))
+    }
 }

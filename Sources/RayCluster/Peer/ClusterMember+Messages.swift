@@ -16,6 +16,7 @@ extension ClusterMember {
         case .createActor(let actor, let classRefs):
             do {
                 try runtime.hostActorForPeer(actor, classRefs: classRefs)
+                state.withLock { $0.actorCreators[actor.id] = link.owner }
                 if link.isDriver && !actor.options.detached {
                     state.withLock { $0.actorsOfDriver[link.owner, default: []].append(actor.id) }
                 }
@@ -76,6 +77,8 @@ extension ClusterMember {
             link.send(.done(request: request))
         case .done(let request):
             requests.withLock { $0[request] }?.answered.signal()
+        case .actorRestarted(let id, let restarts):
+            runtime.actors.remoteRestarted(id, restarts: restarts)
         case .output(let text):
             runtime.writeOutput(text)
         }

@@ -99,8 +99,8 @@ extension ClusterMember {
     }
 
     func placeActor(_ actor: ActorCreation, classRefs: [ObjectID], restart: Bool) throws(ClusterLinkError) -> UInt64? {
-        guard let host = decide(actor.creation), !restart || host != UniqueID.localPrefix else {
-            throw ClusterLinkError(restart ? "no other node can host it" : "no node of the cluster can host the actor now")
+        guard let host = decide(actor.creation) else {
+            throw ClusterLinkError("no node of the cluster can host the actor now")
         }
         let record = Message.ActorRecord(id: actor.id, name: actor.options.name ?? "", namespace: actor.options.namespace,
                                          methods: actor.methods, host: host)
@@ -129,6 +129,11 @@ extension ClusterMember {
 
     func note(_ message: String) {
         log(message)
+    }
+
+    func actorRestarted(_ id: ActorID, restarts: Int) {
+        guard let creator = state.withLock({ $0.actorCreators[id] }), creator != UniqueID.localPrefix else { return }
+        link(to: creator)?.send(.actorRestarted(id, restarts: restarts))
     }
 
     /// Where an actor lives: known here, or asked of the head.

@@ -43,6 +43,8 @@ final class ClusterMember: ClusterLink, Sendable {
         var assemblies: [AssemblyKey: ObjectAssembly] = [:]
         /// Where actors live, as far as known here.
         var actorHosts: [ActorID: UInt64] = [:]
+        /// The process that created each actor hosted here (told of its restarts).
+        var actorCreators: [ActorID: UInt64] = [:]
         /// Actors hosted here for each driver (non-detached: they end with its job).
         var actorsOfDriver: [UInt64: [ActorID]] = [:]
         /// References held on objects of this node whose refs went to other

@@ -28,6 +28,9 @@ enum PeerMessage: Equatable, Sendable {
     case killActor(ActorID, noRestart: Bool, request: UInt64)
     /// The request with this id took effect.
     case done(request: UInt64)
+    /// An actor the sender hosts for the receiver (its creator) was
+    /// restarted there (`ray.kill` without `no_restart`): its restarts so far.
+    case actorRestarted(ActorID, restarts: Int)
     /// Lines tasks printed on the sender, for a driver's stdout.
     case output(String)
 
@@ -42,7 +45,7 @@ enum PeerMessage: Equatable, Sendable {
     }
 
     enum Kind: UInt8 {
-        case function = 32, submit, createActor, finished, fetch, object, lost, cancel, killActor, output, done
+        case function = 32, submit, createActor, finished, fetch, object, lost, cancel, killActor, output, done, actorRestarted
     }
 
     var frame: Frame {
@@ -86,6 +89,10 @@ enum PeerMessage: Equatable, Sendable {
         case .done(let request):
             kind = .done
             w.u64(request)
+        case .actorRestarted(let id, let restarts):
+            kind = .actorRestarted
+            w.id(id)
+            w.int(restarts)
         case .output(let text):
             kind = .output
             w.string(text)
@@ -128,6 +135,8 @@ enum PeerMessage: Equatable, Sendable {
             self = .killActor(try r.id(), noRestart: try r.bool(), request: try r.u64())
         case .done:
             self = .done(request: try r.u64())
+        case .actorRestarted:
+            self = .actorRestarted(try r.id(), restarts: try r.int())
         case .output:
             self = .output(try r.string())
         }

@@ -187,6 +187,7 @@ package final class ActorDirectory: Sendable {
             return
         }
         emit(id, .restarting, reason: "it was killed by ray.kill (no_restart = false)")
+        runtime.cluster?.actorRestarted(id, restarts: actors.withLock { $0.byID[id]?.restarts ?? 0 })
         end(old) { attempt in .actorDied(retry: retries < 0 || attempt < retries) }
         // The new incarnation's creation holds its own references to the arguments.
         for ref in next.argumentRefs { runtime.store.addReference(ref) }
@@ -312,6 +313,8 @@ package final class ActorDirectory: Sendable {
         }
         if let home, !calls.isEmpty { runtime.scheduler.post(calls, to: home) }
         if let waitOn {
+            runtime.adoptForeign([waitOn])
+            defer { runtime.fetchForeign([waitOn]) }
             store.whenReady(waitOn) { [self] _ in
                 actors.withLock { $0.byID[id]?.waitingForArguments = false }
                 dispatch(id)
@@ -336,6 +339,11 @@ package final class ActorDirectory: Sendable {
         remote.withLock { $0.callFinished(id) }
     }
 
+    /// The host of an actor this process created restarted it (`ray.kill`).
+    package func remoteRestarted(_ id: ActorID, restarts: Int) {
+        remote.withLock { $0.restarted(id, restarts: restarts) }
+    }
+
     /// `ray.kill` of an actor hosted elsewhere, without a restart.
     package func forgetRemote(_ id: ActorID) {
         remote.withLock { $0.forget(id) }
@@ -353,6 +361,11 @@ package final class ActorDirectory: Sendable {
                 do throws(ClusterLinkError) {
                     if let host = try runtime.cluster?.placeActor(actor, classRefs: classRefs, restart: true) {
                         remote.withLock { $0.moved(actor.id, to: host) }
+                    } else {
+                        // The cluster chose this node: it hosts the actor from
+                        // now on (and counts its restarts itself).
+                        remote.withLock { $0.forget(actor.id) }
+                        try runtime.hostActorForPeer(actor, classRefs: classRefs)
                     }
                     emitRemote(actor, .restarting, reason: "its node died (\(description))")
                 } catch {

@@ -46,6 +46,12 @@ package struct RemoteActorBook: Sendable {
         if entries[id]?.deaths.isEmpty == false { entries[id]?.deaths = [] }
     }
 
+    /// Its host restarted it (`ray.kill` without `no_restart`): `restarts` so far.
+    package mutating func restarted(_ id: ActorID, restarts: Int) {
+        guard let known = entries[id]?.actor.restarts, restarts > known else { return }
+        entries[id]?.actor.restarts = restarts
+    }
+
     /// `ray.kill(h)` without a restart: it is not created again.
     package mutating func forget(_ id: ActorID) {
         entries[id] = nil

@@ -45,6 +45,11 @@ package protocol ClusterLink: AnyObject, Sendable {
     /// Forwards `ray.cancel` to the node a task was placed on.
     func cancel(returning ref: ObjectID, on node: UInt64, recursive: Bool)
 
+    /// An actor hosted here was restarted by `ray.kill` (its restarts so
+    /// far): its creator, if another process, is told, so that it counts
+    /// the restart too.
+    func actorRestarted(_ id: ActorID, restarts: Int)
+
     /// A line for this process's cluster log (what the runtime decided on
     /// its own, e.g. an actor not restarted).
     func note(_ message: String)

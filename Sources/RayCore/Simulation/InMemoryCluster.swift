@@ -33,6 +33,7 @@ package final class InMemoryCluster: Sendable {
         var members: [UInt64: Member] = [:]
         var order: [UInt64] = []
         var actorHosts: [ActorID: UInt64] = [:]
+        var actorCreators: [ActorID: UInt64] = [:]
         var spread = 0
         var policy: Policy?
         var notes: [String] = []
@@ -147,8 +148,15 @@ package final class InMemoryCluster: Sendable {
         state.withLock { $0.actorHosts[actor] }
     }
 
-    fileprivate func setHost(_ actor: ActorID, _ node: UInt64) {
-        state.withLock { $0.actorHosts[actor] = node }
+    fileprivate func setHost(_ actor: ActorID, _ node: UInt64, creator: UInt64) {
+        state.withLock { state in
+            state.actorHosts[actor] = node
+            state.actorCreators[actor] = creator
+        }
+    }
+
+    fileprivate func creatorOf(_ actor: ActorID) -> UInt64? {
+        state.withLock { $0.actorCreators[actor] }
     }
 
     fileprivate func note(_ message: String) {
@@ -218,10 +226,10 @@ private final class MemberLink: ClusterLink {
     }
 
     func placeActor(_ actor: ActorCreation, classRefs: [ObjectID], restart: Bool) throws(ClusterLinkError) -> UInt64? {
-        guard let me, let host = cluster.choose(actor.creation, from: node), !restart || host != node else {
-            throw ClusterLinkError(restart ? "no other node can host it" : "no node of the cluster can host the actor now")
+        guard let me, let host = cluster.choose(actor.creation, from: node) else {
+            throw ClusterLinkError("no node of the cluster can host the actor now")
         }
-        cluster.setHost(actor.id, host)
+        cluster.setHost(actor.id, host, creator: node)
         if host == node { return nil }
         guard let there = cluster.runtime(host) else { throw ClusterLinkError("the node chosen to host the actor went away") }
         let failure = Locked<ClusterLinkError?>(nil)
@@ -275,6 +283,13 @@ private final class MemberLink: ClusterLink {
 
     func note(_ message: String) {
         cluster.note("node \(node): \(message)")
+    }
+
+    func actorRestarted(_ id: ActorID, restarts: Int) {
+        guard let creator = cluster.creatorOf(id), creator != node else { return }
+        cluster.deliver(from: node, to: creator) { [cluster] in
+            cluster.runtime(creator)?.actors.remoteRestarted(id, restarts: restarts)
+        }
     }
 
     func leave() {}

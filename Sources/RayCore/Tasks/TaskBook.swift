@@ -51,7 +51,6 @@ package struct TaskBook: Sendable {
             actions += runHere(&record, missing: missing)
         }
         add(record)
-        if let parent { records[parent]?.children.append(spec.id) }
         return actions
     }
 
@@ -145,6 +144,9 @@ package struct TaskBook: Sendable {
     package mutating func end(_ spec: TaskSpec, _ outcome: TaskOutcome) -> [TaskAction] {
         // Taken out (moved, not copied); a retry puts it back.
         let record = take(spec.id) ?? TaskRecord(spec: spec, state: .queued, route: spec.actorID == nil ? .local : .actor, parent: nil)
+        // A run that succeeded is done, whatever mark came after its results
+        // were stored (a kill or cancel that came too late changes nothing).
+        if case .succeeded = outcome { return finish(record, failing: nil) }
         switch record.stop {
         case .actorDied(retry: true)?:
             return retry(record)
@@ -262,12 +264,15 @@ package struct TaskBook: Sendable {
         var actions: [TaskAction] = []
         var pending = [root]
         while let id = pending.popLast() {
+            guard var record = records[id] else { continue }
+            // Its children are reached even when it was marked already (a
+            // recursive cancel after a plain one).
+            if recursive { pending += record.children }
             // A cancel also overrides a pending retry after an actor restart.
-            guard var record = records[id], record.stop == nil || record.stop == .actorDied(retry: true) else { continue }
+            guard record.stop == nil || record.stop == .actorDied(retry: true) else { continue }
             record.stop = .cancelled
             records[id] = record
             actions += stopNow(record, recursive: recursive)
-            if recursive { pending += record.children }
         }
         return actions
     }
@@ -310,12 +315,14 @@ package struct TaskBook: Sendable {
     private mutating func add(_ record: TaskRecord) {
         records[record.spec.id] = record
         for ref in record.spec.returnIDs { byReturn[ref] = record.spec.id }
+        if let parent = record.parent { records[parent]?.children.insert(record.spec.id) }
     }
 
     /// Removes the record (and its returns' entries); returns it.
     @discardableResult
     private mutating func take(_ id: TaskID) -> TaskRecord? {
         guard let record = records.removeValue(forKey: id) else { return nil }
+        if let parent = record.parent { records[parent]?.children.remove(id) }
         for ref in record.spec.returnIDs where byReturn[ref] == id { byReturn[ref] = nil }
         if case .waitingForArguments = record.state { waitingForArguments -= 1 }
         return record

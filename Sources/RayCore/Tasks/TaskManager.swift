@@ -154,6 +154,10 @@ package final class TaskManager: Sendable {
                 case .failed(let error): handle { $0.placementFailed(spec.id, error) }
                 }
             case .awaitArguments(let task, let ids):
+                // Another process's objects (a ref that came nested in a
+                // value) are made known here and fetched from their owners.
+                runtime.adoptForeign(ids)
+                defer { runtime.fetchForeign(ids) }
                 for id in ids {
                     let known = store.whenReady(id) { [self] _ in handle { $0.argumentArrived(task) } }
                     // An unknown object never comes: the task starts and

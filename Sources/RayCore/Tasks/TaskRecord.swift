@@ -53,8 +53,9 @@ package struct TaskRecord: Sendable {
     package var route: TaskRoute
     package var stop: TaskStop?
     package let parent: TaskID?
-    /// Tasks it submitted (for a recursive cancel).
-    package var children: [TaskID] = []
+    /// Tasks it submitted and not ended (for a recursive cancel; each
+    /// leaves the set when it ends, so a long-lived parent's stays small).
+    package var children: Set<TaskID> = []
     /// Nodes that died while attempts of it were placed on them.
     package var nodeDeaths: [String] = []
     /// Whether it ever started on a worker here (its cancel error says so).

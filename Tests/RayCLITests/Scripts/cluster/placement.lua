@@ -49,6 +49,20 @@ local sum = ray.remote(function(t) return t[1] + t[2] + t[3] .. t.name end)
 for i = 1, #ids do assert(ray.get(sum.options(on(i)).remote(driver_value)) == "6driver") end
 print("driver objects")
 
+-- A driver's object that reaches a node nested in a value, then passed as a
+-- task argument to a child on that same node: the node fetches it from the
+-- driver (nothing else would, and the child waited forever).
+local echo = ray.remote(function(v) return v end)
+local relay = ray.remote(function(box)
+  local me = ray.get_runtime_context().node_id
+  return ray.get(echo.options({ scheduling_strategy = { node_id = me } }).remote(box[1]), { timeout = 30 })
+end)
+for _, id in ipairs(ids) do
+  local got = ray.get(relay.options({ scheduling_strategy = { node_id = id } }).remote({ ray.put("nested " .. id) }), { timeout = 60 })
+  assert(got == "nested " .. id, tostring(got))
+end
+print("nested driver objects")
+
 -- An argument larger than a frame (64 MiB) goes by value in parts.
 local length = ray.remote(function(s) return #s end)
 local wide = string.rep("a", 70 * 1024 * 1024)
