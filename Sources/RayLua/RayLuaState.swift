@@ -231,15 +231,7 @@ public final class RayLuaState {
         defer { lua_settop(L, raised - 1) }
         if isRayError(at: raised) {
             // It passes through this task on its way up: the task joins its chain.
-            if lua_getfield(L, raised, "through") != LUA_TTABLE {
-                clua_pop(L, 1)
-                lua_createtable(L, 1, 0)
-                lua_pushvalue(L, -1)
-                lua_setfield(L, raised, "through")
-            }
-            lua_pushstring(L, task.name)
-            lua_rawseti(L, -2, lua_Integer(lua_rawlen(L, -2)) + 1)
-            clua_pop(L, 1)
+            joinChain(at: raised, task: task)
             if let object = try? makeObject(valueAt: raised, label: "error", isError: true) { return object }
         }
         let message = state.describe(at: raised)
@@ -263,6 +255,31 @@ public final class RayLuaState {
         lua_setfield(L, table, "cause")  // the raised value cannot travel: drop it
         return (try? makeObject(valueAt: table, label: "error", isError: true))
             ?? makeError(.taskError, message, task: task.name)
+    }
+
+    /// Adds `task` to the `through` chain of the Ray error at `index` (on the main stack).
+    private func joinChain(at index: Int32, task: TaskSpec) {
+        let L = state.pointer
+        if lua_getfield(L, index, "through") != LUA_TTABLE {
+            clua_pop(L, 1)
+            lua_createtable(L, 1, 0)
+            lua_pushvalue(L, -1)
+            lua_setfield(L, index, "through")
+        }
+        lua_pushstring(L, task.name)
+        lua_rawseti(L, -2, lua_Integer(lua_rawlen(L, -2)) + 1)
+        clua_pop(L, 1)
+    }
+
+    /// A failed argument's error as the task's own: the same error, with
+    /// the task joined to its chain (as when the task raises it itself).
+    private func passingThrough(_ error: StoredObject, task: TaskSpec) -> StoredObject {
+        let L = state.pointer
+        let base = lua_gettop(L)
+        defer { lua_settop(L, base) }
+        guard (try? push(error, on: L)) != nil, isRayError(at: base + 1) else { return error }
+        joinChain(at: base + 1, task: task)
+        return (try? makeObject(valueAt: base + 1, label: "error", isError: true)) ?? error
     }
 
     /// Whether the value at `index` is a table carrying the Ray error metatable.
@@ -297,7 +314,10 @@ public final class RayLuaState {
             guard let object = runtime.store.object(id) else {
                 throw TaskFailure.error(makeError(.objectLost, "argument \(position) (\(id.hex)) is gone", task: task.name))
             }
-            if object.isError { throw TaskFailure.error(object) }
+            if object.isError {
+                lua_settop(L, base)
+                throw TaskFailure.error(passingThrough(object, task: task))
+            }
             try push(object, on: L)
             clua_replace(L, base + Int32(position))
         }

@@ -122,4 +122,10 @@ assert(text:find("passed through task 'middle'\n  passed through task 'outer'", 
 assert(text:find("traceback of task 'inner':", 1, true), text)
 assert(chained.cause.code == 42, "the raised table is the cause")
 
+-- A task whose argument failed fails with that same error, and joins its chain.
+local id = ray.remote({ name = "id" }, function(v) return v end)
+local via_args = fails_with('{code = 42, reason = "quota"}', ray.get, id.remote(id.remote(inner.remote())))
+assert(via_args.type == "RayTaskError" and via_args.cause.code == 42, tostring(via_args))
+assert(tostring(via_args):find("passed through task 'id'\n  passed through task 'id'", 1, true), tostring(via_args))
+
 print("lua fidelity ok")
