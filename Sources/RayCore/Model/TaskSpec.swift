@@ -1,10 +1,4 @@
 /// Everything a worker needs to run one task; values are codec messages.
-///
-/// A value, but its fields live behind one reference (copy on write): a
-/// spec is copied on every step of a task's way (its record in the task
-/// manager, a queue, a worker's run, the actions between them), and a copy
-/// costs one reference count instead of one per field — counts that the
-/// submitting and the running thread otherwise bounce between their caches.
 package struct TaskSpec: Sendable {
     /// What the task runs.
     package enum Kind: Sendable, Equatable {
@@ -16,118 +10,41 @@ package struct TaskSpec: Sendable {
         case actorMethod(ActorID, method: String)
     }
 
-    /// The fields that rarely change, shared by copies until one changes them.
-    private final class Fields: @unchecked Sendable {
-        // Mutated only through `TaskSpec.update`, when no other spec shares it.
-        let name: String
-        let kind: Kind
-        let arguments: [UInt8]
-        let argumentRefs: [ObjectID]
-        let topLevelRefs: [(position: Int, id: ObjectID)]
-        var returnIDs: [ObjectID]
-        let cpus: Double
-        var resources: [String: Double] = [:]
-        var strategy: SchedulingStrategy = .default
-        var maxRetries = 0
-        var retryExceptions = false
-        var environment = TaskEnvironment()
-
-        init(name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
-             topLevelRefs: [(position: Int, id: ObjectID)], returnIDs: [ObjectID], cpus: Double) {
-            self.name = name
-            self.kind = kind
-            self.arguments = arguments
-            self.argumentRefs = argumentRefs
-            self.topLevelRefs = topLevelRefs
-            self.returnIDs = returnIDs
-            self.cpus = cpus
-        }
-
-        func copy() -> Fields {
-            let copy = Fields(name: name, kind: kind, arguments: arguments, argumentRefs: argumentRefs,
-                              topLevelRefs: topLevelRefs, returnIDs: returnIDs, cpus: cpus)
-            copy.resources = resources
-            copy.strategy = strategy
-            copy.maxRetries = maxRetries
-            copy.retryExceptions = retryExceptions
-            copy.environment = environment
-            return copy
-        }
-    }
-
-    private var fields: Fields
     package let id: TaskID
+    /// For messages and errors: the remote function's `name` option, or `where` it was defined.
+    package let name: String
+    package let kind: Kind
+    /// The arguments, one codec message (arity with nils kept).
+    package let arguments: [UInt8]
+    /// Every ObjectRef inside `arguments`; the task holds a reference to each until it starts.
+    package let argumentRefs: [ObjectID]
+    /// Arguments that are themselves ObjectRefs (1-based position, id): resolved to values before the task runs.
+    package let topLevelRefs: [(position: Int, id: ObjectID)]
+    /// One per declared return value.
+    package let returnIDs: [ObjectID]
+    package let cpus: Double
+    /// Custom resources the task needs (name -> amount), besides `cpus`.
+    package var resources: [String: Double] = [:]
+    /// Where the submitter wants it to run (used when it is placed).
+    package var strategy: SchedulingStrategy = .default
+    /// Re-runs allowed (`max_retries`); Lua errors count only with `retryExceptions`.
+    package var maxRetries: Int = 0
+    package var retryExceptions = false
     /// 0 for the first run.
     package var attempt = 0
+    /// The code environment the task runs in. Empty: the worker's own.
+    package var environment = TaskEnvironment()
 
     package init(id: TaskID, name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
                 topLevelRefs: [(position: Int, id: ObjectID)], returnIDs: [ObjectID], cpus: Double) {
         self.id = id
-        fields = Fields(name: name, kind: kind, arguments: arguments, argumentRefs: argumentRefs,
-                        topLevelRefs: topLevelRefs, returnIDs: returnIDs, cpus: cpus)
-    }
-
-    /// Changes the shared fields, copying them first if another spec shares them.
-    private mutating func update(_ change: (Fields) -> Void) {
-        if !isKnownUniquelyReferenced(&fields) { fields = fields.copy() }
-        change(fields)
-    }
-
-    /// For messages and errors: the remote function's `name` option, or `where` it was defined.
-    package var name: String { fields.name }
-    package var kind: Kind { fields.kind }
-    /// The arguments, one codec message (arity with nils kept).
-    package var arguments: [UInt8] { fields.arguments }
-    /// Every ObjectRef inside `arguments`; the task holds a reference to each until it starts.
-    package var argumentRefs: [ObjectID] { fields.argumentRefs }
-    /// Arguments that are themselves ObjectRefs (1-based position, id): resolved to values before the task runs.
-    package var topLevelRefs: [(position: Int, id: ObjectID)] { fields.topLevelRefs }
-    /// One per declared return value.
-    package var returnIDs: [ObjectID] { fields.returnIDs }
-    package var cpus: Double { fields.cpus }
-    /// Custom resources the task needs (name -> amount), besides `cpus`.
-    package var resources: [String: Double] {
-        get { fields.resources }
-        set { update { $0.resources = newValue } }
-    }
-    /// Where the submitter wants it to run (used when it is placed).
-    package var strategy: SchedulingStrategy {
-        get { fields.strategy }
-        set { update { $0.strategy = newValue } }
-    }
-    /// Re-runs allowed (`max_retries`); Lua errors count only with `retryExceptions`.
-    package var maxRetries: Int {
-        get { fields.maxRetries }
-        set { update { $0.maxRetries = newValue } }
-    }
-    package var retryExceptions: Bool {
-        get { fields.retryExceptions }
-        set { update { $0.retryExceptions = newValue } }
-    }
-    /// The code environment the task runs in. Empty: the worker's own.
-    package var environment: TaskEnvironment {
-        get { fields.environment }
-        set { update { $0.environment = newValue } }
-    }
-}
-
-/// Every field, for test failures and logs.
-extension TaskSpec: CustomDebugStringConvertible {
-    package var debugDescription: String {
-        "TaskSpec(" + customMirror.children.map { "\($0.label ?? "?"): \(String(reflecting: $0.value))" }.joined(separator: ", ") + ")"
-    }
-}
-
-/// What a mirror shows of a spec: its fields, as if they were stored inline
-/// (the wire tests enumerate them).
-extension TaskSpec: CustomReflectable {
-    package var customMirror: Mirror {
-        Mirror(self, children: [
-            "id": id, "name": name, "kind": kind, "arguments": arguments, "argumentRefs": argumentRefs,
-            "topLevelRefs": topLevelRefs, "returnIDs": returnIDs, "cpus": cpus, "resources": resources,
-            "strategy": strategy, "maxRetries": maxRetries, "retryExceptions": retryExceptions,
-            "attempt": attempt, "environment": environment,
-        ])
+        self.name = name
+        self.kind = kind
+        self.arguments = arguments
+        self.argumentRefs = argumentRefs
+        self.topLevelRefs = topLevelRefs
+        self.returnIDs = returnIDs
+        self.cpus = cpus
     }
 }
 
@@ -156,15 +73,15 @@ extension TaskSpec {
     }
 
     private func copy(id: TaskID, returnIDs: [ObjectID], attempt: Int) -> TaskSpec {
-        var copy = TaskSpec(id: id, fields: fields.copy())
-        copy.fields.returnIDs = returnIDs
+        var copy = TaskSpec(id: id, name: name, kind: kind, arguments: arguments, argumentRefs: argumentRefs,
+                            topLevelRefs: topLevelRefs, returnIDs: returnIDs, cpus: cpus)
+        copy.maxRetries = maxRetries
+        copy.retryExceptions = retryExceptions
+        copy.resources = resources
+        copy.strategy = strategy
         copy.attempt = attempt
+        copy.environment = environment
         return copy
-    }
-
-    private init(id: TaskID, fields: Fields) {
-        self.id = id
-        self.fields = fields
     }
 
     /// The actor this task belongs to, if any.

@@ -45,8 +45,8 @@ public final class Runtime: Sendable {
     /// the runtime (unowned), so they are made in `init` right after every
     /// other property and never change after it: written once before any
     /// other thread can see the runtime, read without a lock.
-    nonisolated(unsafe) package private(set) var tasks: TaskManager!
-    nonisolated(unsafe) package private(set) var actors: ActorDirectory!
+    @exclusivity(unchecked) nonisolated(unsafe) package private(set) var tasks: TaskManager!
+    @exclusivity(unchecked) nonisolated(unsafe) package private(set) var actors: ActorDirectory!
     /// Every state transition of tasks, actors and objects, for whoever listens.
     public let events: EventSink
     private let stopped = Locked(false)

@@ -54,6 +54,15 @@ package struct TaskBook: Sendable {
         return actions
     }
 
+    /// A local task whose arguments are ready, when no one observes: the
+    /// same transition as `submit`, whose one action (enqueue) the caller
+    /// carries out itself.
+    package mutating func submitRunnable(_ spec: TaskSpec, parent: TaskID?) {
+        var record = TaskRecord(spec: spec, state: .queued, route: .local, parent: parent)
+        record.state = .queued
+        add(record)
+    }
+
     /// The cluster chose this node for a task it was asked to place (or an
     /// actor's call whose actor is not elsewhere): it runs here after all.
     package mutating func runsHere(_ id: TaskID, missing: [ObjectID]) -> [TaskAction] {

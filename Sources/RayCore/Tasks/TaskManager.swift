@@ -50,6 +50,16 @@ package final class TaskManager: Sendable {
             route = mayPlace && runtime.isClustered && !runtime.actors.knows(actor) ? .remoteActor : .actor
         }
         let missing = route == .local ? missingArguments(spec) : []
+        let observed = events.isListening
+        if route == .local && missing.isEmpty && !observed {
+            // The common case, without building actions: recorded, then queued.
+            book.withLock { book in
+                book.observed = false
+                book.submitRunnable(spec, parent: parent)
+            }
+            scheduler.enqueue(spec)
+            return
+        }
         handle { $0.submit(spec, parent: parent, route: route, missing: missing) }
     }
 
@@ -76,7 +86,8 @@ package final class TaskManager: Sendable {
         let observed = events.isListening
         let (stop, actions) = book.withLock { book in
             book.observed = observed
-            return (book.stopReason(spec.id), book.end(spec, outcome))
+            let stop = book.stopReason(spec.id)
+            return (stop, book.end(spec, outcome))
         }
         if !actions.isEmpty { perform(actions) }
         return stop
