@@ -142,7 +142,7 @@ final class Worker: TaskExecutor, @unchecked Sendable {
             hostActor(task)
             return
         }
-        if runtime.tasks.start(task.id, worker: index) != nil {
+        if runtime.tasks.start(task, worker: index) != nil {
             // Stopped while it was being handed to us: it ends here, giving
             // back the CPUs the scheduler took for it.
             runtime.tasks.end(task, .stopped)
@@ -250,7 +250,7 @@ final class Worker: TaskExecutor, @unchecked Sendable {
         guard let run = runs[key], run.suspended, run.token == token else { return }  // stale
         run.suspended = false
         runtime.scheduler.reacquire(cpus: run.task.cpus)
-        runtime.tasks.suspended(run.task.id, false)
+        runtime.tasks.suspended(run.task, false)
         try? applyEnvironment(of: run.task)  // it was in place when the task started
         step(run, arguments: 0)
     }
@@ -277,7 +277,7 @@ final class Worker: TaskExecutor, @unchecked Sendable {
                 return
             }
             runtime.scheduler.release(cpus: run.task.cpus)
-            runtime.tasks.suspended(run.task.id, true)
+            runtime.tasks.suspended(run.task, true)
         case LUA_OK:
             if case .actorCreation(let actorID, _) = run.task.kind {
                 lua_xmove(run.coroutine, L, 1)  // the instance

@@ -7,8 +7,14 @@
 /// There is one way a task ends (`finish`) and one way it runs again
 /// (`retry`), whatever ended it: its worker, a cancel, its actor's death,
 /// or the death of the node it was placed on.
+///
+/// Records are small (see `TaskRecord`): events that come from where the
+/// task is (a worker's `start` and `end`) bring its spec with them.
 package struct TaskBook: Sendable {
     private var records: [TaskID: TaskRecord] = [:]
+    /// Tasks by a first return not derived from their id (work a peer placed
+    /// here without returns gets one of its own); others are found from the
+    /// ref itself (`ObjectID.task`).
     private var byReturn: [ObjectID: TaskID] = [:]
     /// Records waiting for their arguments (for `pendingTasks`).
     package private(set) var waitingForArguments = 0
@@ -37,8 +43,8 @@ package struct TaskBook: Sendable {
     /// A new task. `missing` are its ObjectRef arguments not ready here (a
     /// local task waits for them; a placed one fetches them where it runs).
     package mutating func submit(_ spec: TaskSpec, parent: TaskID?, route: TaskRoute, missing: [ObjectID]) -> [TaskAction] {
-        var record = TaskRecord(spec: spec, state: .placing, route: route, parent: parent)
-        var actions = emitted(record, .submitted)
+        var record = TaskRecord(spec: spec, state: .placing, route: route, parent: parent, holding: true)
+        var actions = emitted(record, spec, .submitted)
         switch route {
         case .cluster:
             actions.append(.place(spec, retry: false))
@@ -46,9 +52,10 @@ package struct TaskBook: Sendable {
             actions.append(.callActor(spec))
         case .actor:
             record.state = .queuedAtActor
+            record.held = nil  // the actor's queue has it
             actions.append(.enqueueAtActor(spec, front: false))
         case .local:
-            actions += runHere(&record, missing: missing)
+            actions += runHere(&record, spec, missing: missing)
         }
         add(record)
         return actions
@@ -58,40 +65,42 @@ package struct TaskBook: Sendable {
     /// same transition as `submit`, whose one action (enqueue) the caller
     /// carries out itself.
     package mutating func submitRunnable(_ spec: TaskSpec, parent: TaskID?) {
-        var record = TaskRecord(spec: spec, state: .queued, route: .local, parent: parent)
-        record.state = .queued
-        add(record)
+        add(TaskRecord(spec: spec, state: .queued, route: .local, parent: parent, holding: false))
     }
 
     /// The cluster chose this node for a task it was asked to place (or an
     /// actor's call whose actor is not elsewhere): it runs here after all.
     package mutating func runsHere(_ id: TaskID, missing: [ObjectID]) -> [TaskAction] {
-        guard var record = records[id], record.state == .placing else { return [] }
+        guard var record = records[id], record.state == .placing, let spec = record.held else { return [] }
         let actions: [TaskAction]
         if record.route == .remoteActor {
             record.route = .actor  // not hosted elsewhere: this node's actor queue
             record.state = .queuedAtActor
-            actions = [.enqueueAtActor(record.spec, front: false)]
+            record.held = nil
+            actions = [.enqueueAtActor(spec, front: false)]
         } else {
-            actions = runHere(&record, missing: missing)
+            actions = runHere(&record, spec, missing: missing)
         }
         records[id] = record
         return actions
     }
 
-    private mutating func runHere(_ record: inout TaskRecord, missing: [ObjectID]) -> [TaskAction] {
+    private mutating func runHere(_ record: inout TaskRecord, _ spec: TaskSpec, missing: [ObjectID]) -> [TaskAction] {
         if missing.isEmpty {
             record.state = .queued
-            return emitted(record, .queued) + [.enqueue(record.spec)]
+            record.held = nil  // the runnable queue has it
+            return emitted(record, spec, .queued) + [.enqueue(spec)]
         }
         record.state = .waitingForArguments(missing: missing.count)
+        record.held = spec
         waitingForArguments += 1
-        return emitted(record, .waitingForArguments) + [.awaitArguments(record.spec.id, missing)]
+        return emitted(record, spec, .waitingForArguments) + [.awaitArguments(spec.id, missing)]
     }
 
     /// One awaited argument is ready.
     package mutating func argumentArrived(_ id: TaskID) -> [TaskAction] {
-        guard var record = records[id], case .waitingForArguments(let missing) = record.state else { return [] }
+        guard var record = records[id], case .waitingForArguments(let missing) = record.state,
+              let spec = record.held else { return [] }
         guard missing <= 1 else {
             records[id]?.state = .waitingForArguments(missing: missing - 1)
             return []
@@ -99,22 +108,23 @@ package struct TaskBook: Sendable {
         if record.stop != nil {
             // Marked while it waited and not ended then: it ends now.
             take(id)
-            return finish(record, failing: stopFailure(record))
+            return finish(record, spec, failing: stopFailure(record, spec))
         }
         waitingForArguments -= 1
         record.state = .queued
+        record.held = nil
         records[id] = record
-        return emitted(record, .queued) + [.enqueue(record.spec)]
+        return emitted(record, spec, .queued) + [.enqueue(spec)]
     }
 
     /// The cluster sent it to `node`. A cancel that came while it was being
     /// placed follows it there.
     package mutating func placed(_ id: TaskID, on node: UInt64) -> [TaskAction] {
-        guard var record = records[id] else { return [] }
+        guard var record = records[id], let spec = record.held else { return [] }
         record.state = .placed(node: node)
         records[id] = record
-        var actions = emitted(record, .placed)
-        if record.stop == .cancelled, let first = record.spec.returnIDs.first {
+        var actions = emitted(record, spec, .placed)
+        if record.stop == .cancelled, let first = record.firstReturn {
             actions.append(.forwardCancel(returning: first, node: node, recursive: true))
         }
         return actions
@@ -124,60 +134,59 @@ package struct TaskBook: Sendable {
 
     /// A worker takes the task: marked running there, unless it must stop
     /// (then the worker ends it at once with `.stopped`).
-    package mutating func start(_ id: TaskID, worker: Int) -> (stop: TaskStop?, actions: [TaskAction]) {
-        // In place: copying the record out and back costs a retain and a
-        // release of every field of its spec, on every task's path.
-        guard let index = records.index(forKey: id) else { return (nil, []) }
+    package mutating func start(_ spec: TaskSpec, worker: Int) -> (stop: TaskStop?, actions: [TaskAction]) {
+        guard let index = records.index(forKey: spec.id) else { return (nil, []) }
         if let stop = records.values[index].stop { return (stop, []) }
         records.values[index].state = .running(worker: worker)
         records.values[index].started = true
-        return (nil, observed ? emitted(records.values[index], .running) : [])
+        return (nil, observed ? emitted(records.values[index], spec, .running) : [])
     }
 
     /// It waits in `ray.get` (`suspended`), or runs again after it.
-    package mutating func suspend(_ id: TaskID, _ suspended: Bool) -> [TaskAction] {
-        guard let index = records.index(forKey: id) else { return [] }
+    package mutating func suspend(_ spec: TaskSpec, _ suspended: Bool) -> [TaskAction] {
+        guard let index = records.index(forKey: spec.id) else { return [] }
         switch records.values[index].state {
         case .running(let worker) where suspended: records.values[index].state = .suspended(worker: worker)
         case .suspended(let worker) where !suspended: records.values[index].state = .running(worker: worker)
         default: return []
         }
-        return observed ? emitted(records.values[index], suspended ? .suspended : .resumed) : []
+        return observed ? emitted(records.values[index], spec, suspended ? .suspended : .resumed) : []
     }
 
     // MARK: the end of a run
 
-    /// A run ended on its worker (or could not start). Its stop mark, if
-    /// any, decides first; then a failure with `mayRetry` runs again while
-    /// `max_retries` allows; otherwise the task ends.
+    /// A run ended on its worker (or could not start). A run that succeeded
+    /// is done; otherwise its stop mark, if any, decides; then a failure
+    /// with `mayRetry` runs again while `max_retries` allows; otherwise the
+    /// task ends.
     package mutating func end(_ spec: TaskSpec, _ outcome: TaskOutcome) -> [TaskAction] {
-        // Taken out (moved, not copied); a retry puts it back.
-        let record = take(spec.id) ?? TaskRecord(spec: spec, state: .queued, route: spec.actorID == nil ? .local : .actor, parent: nil)
+        let record = take(spec.id)
+            ?? TaskRecord(spec: spec, state: .queued, route: spec.actorID == nil ? .local : .actor, parent: nil, holding: false)
         // A run that succeeded is done, whatever mark came after its results
         // were stored (a kill or cancel that came too late changes nothing).
-        if case .succeeded = outcome { return finish(record, failing: nil) }
+        if case .succeeded = outcome { return finish(record, spec, failing: nil) }
         switch record.stop {
         case .actorDied(retry: true)?:
-            return retry(record)
+            return retry(record, spec)
         case .some:
-            return finish(record, failing: stopFailure(record))
+            return finish(record, spec, failing: stopFailure(record, spec))
         case nil:
             break
         }
         switch outcome {
         case .succeeded, .stopped:
-            return finish(record, failing: nil)
+            return finish(record, spec, failing: nil)
         case .failed(let error, let mayRetry):
-            if mayRetry && spec.attempt < spec.maxRetries { return retry(record) }
-            return finish(record, failing: .object(error))
+            if mayRetry && spec.attempt < spec.maxRetries { return retry(record, spec) }
+            return finish(record, spec, failing: .object(error))
         }
     }
 
     /// A task placed on another node finished there (its returns came back
     /// first). Returns the task and the node, for the cluster's accounting.
     package mutating func placedFinished(_ id: TaskID) -> (spec: TaskSpec, node: UInt64, actions: [TaskAction])? {
-        guard case .placed(let node)? = records[id]?.state, let record = take(id) else { return nil }
-        return (record.spec, node, finish(record, failing: nil))
+        guard case .placed(let node)? = records[id]?.state, let record = take(id), let spec = record.held else { return nil }
+        return (spec, node, finish(record, spec, failing: nil))
     }
 
     /// The connection to `node` ended: what was placed there runs again
@@ -186,24 +195,22 @@ package struct TaskBook: Sendable {
     /// it on its way out, and nothing is retried.
     package mutating func nodeDied(_ node: UInt64, description: String, leaving: Bool) -> [TaskAction] {
         var actions: [TaskAction] = []
-        for (id, record) in records {
-            guard case .placed(node) = record.state else { continue }
-            var record = record
+        let lost = records.values.filter { $0.state == .placed(node: node) }.map(\.id)
+        for id in lost {
+            guard var record = take(id), let spec = record.held else { continue }
             record.nodeDeaths.append(description)
-            take(id)
-            let spec = record.spec
             if leaving {
-                actions += finish(record, failing: .error(.nodeDied(spec, "this process left the cluster before it finished")))
+                actions += finish(record, spec, failing: .error(.nodeDied(spec, "this process left the cluster before it finished")))
             } else if record.stop == .cancelled {
-                actions += finish(record, failing: stopFailure(record))
+                actions += finish(record, spec, failing: stopFailure(record, spec))
             } else if spec.actorID == nil && record.nodeDeaths.count >= Self.crashLimit {
-                actions += finish(record, failing: .error(RayError(.workerCrashed, of: spec,
+                actions += finish(record, spec, failing: .error(RayError(.workerCrashed, of: spec,
                     "not retried: each node it ran on died while it ran (\(record.nodeDeaths.joined(separator: ", "))); "
                     + "it is taken to have crashed them")))
             } else if spec.actorID == nil && spec.attempt < spec.maxRetries {
-                actions += retry(record)
+                actions += retry(record, spec)
             } else {
-                actions += finish(record, failing: .error(.nodeDied(spec, "the node that ran it went away")))
+                actions += finish(record, spec, failing: .error(.nodeDied(spec, "the node that ran it went away")))
             }
         }
         return actions
@@ -212,27 +219,32 @@ package struct TaskBook: Sendable {
     /// Placing it failed for good (its node cannot be reached, its
     /// arguments cannot travel): it ends with `error`.
     package mutating func placementFailed(_ id: TaskID, _ error: RayError) -> [TaskAction] {
-        guard let record = take(id) else { return [] }
-        return finish(record, failing: .error(error))
+        guard let record = take(id), let spec = record.held else { return [] }
+        return finish(record, spec, failing: .error(error))
     }
 
-    /// The one retry path: the same task, next attempt, back the way it came.
-    private mutating func retry(_ record: TaskRecord) -> [TaskAction] {
+    /// The one retry path, for a record already taken out: the same task,
+    /// next attempt, back the way it came.
+    private mutating func retry(_ record: TaskRecord, _ spec: TaskSpec) -> [TaskAction] {
         var record = record
-        record.spec.attempt += 1
+        var again = spec
+        again.attempt += 1
         record.stop = nil
-        var actions = emitted(record, .retrying)
+        var actions = emitted(record, again, .retrying)
         switch record.route {
         case .cluster:
             record.state = .placing
-            actions.append(.place(record.spec, retry: true))
+            record.held = again
+            actions.append(.place(again, retry: true))
         case .actor, .remoteActor:
             record.state = .queuedAtActor
-            actions.append(.enqueueAtActor(record.spec, front: true))
+            record.held = nil
+            actions.append(.enqueueAtActor(again, front: true))
         case .local:
             // Its arguments were ready when it first ran, and it still holds them.
             record.state = .queued
-            actions.append(.enqueue(record.spec))
+            record.held = nil
+            actions.append(.enqueue(again))
         }
         add(record)
         return actions
@@ -241,26 +253,25 @@ package struct TaskBook: Sendable {
     /// The one end path, for a record already taken out: its returns get
     /// `failing` (a success stored its own), its argument references go,
     /// its actor may run the next call.
-    private func finish(_ record: TaskRecord, failing: ReturnFailure?) -> [TaskAction] {
-        let spec = record.spec
+    private func finish(_ record: TaskRecord, _ spec: TaskSpec, failing: ReturnFailure?) -> [TaskAction] {
         var actions: [TaskAction] = []
         if let failing, !spec.returnIDs.isEmpty { actions.append(.fail(spec.returnIDs, failing)) }
         if !spec.argumentRefs.isEmpty { actions.append(.releaseArguments(spec.argumentRefs)) }
         if record.route == .actor, case .actorMethod(let actor, _) = spec.kind {
             actions.append(.actorCallEnded(actor, spec.id))
         }
+        guard observed else { return actions }
         let phase: TaskPhase = failing == nil ? .finished : record.stop == .cancelled ? .cancelled : .failed
-        return actions + emitted(record, phase)
+        return actions + emitted(record, spec, phase)
     }
 
-    private func stopFailure(_ record: TaskRecord) -> ReturnFailure {
+    private func stopFailure(_ record: TaskRecord, _ spec: TaskSpec) -> ReturnFailure {
         switch record.stop {
         case .actorDied?:
-            return .actorStopped(record.spec.actorID!)
+            return .actorStopped(spec.actorID!)
         case .cancelled?, nil:
-            let name = record.spec.name
-            return .error(record.started ? RayError(.taskCancelled, "task '\(name)' was cancelled", task: name)
-                                         : .cancelledBeforeStart(record.spec))
+            return .error(record.started ? RayError(.taskCancelled, "task '\(spec.name)' was cancelled", task: spec.name)
+                                         : .cancelledBeforeStart(spec))
         }
     }
 
@@ -269,14 +280,20 @@ package struct TaskBook: Sendable {
     /// `ray.cancel` of the task that returns `ref` (and, `recursive`, of the
     /// tasks it submitted, transitively). Tasks that ended are not here any more.
     package mutating func cancel(returning ref: ObjectID, recursive: Bool) -> [TaskAction] {
-        guard let root = byReturn[ref] else { return [] }
+        guard let root = ref.task.flatMap({ records[$0] == nil ? nil : $0 }) ?? byReturn[ref] else { return [] }
+        // Who submitted what, gathered now (a cancel is rare; keeping it up
+        // to date cost every nested submission and end a set update).
+        var children: [TaskID: [TaskID]] = [:]
+        if recursive {
+            for record in records.values { if let parent = record.parent { children[parent, default: []].append(record.id) } }
+        }
         var actions: [TaskAction] = []
         var pending = [root]
         while let id = pending.popLast() {
             guard var record = records[id] else { continue }
             // Its children are reached even when it was marked already (a
             // recursive cancel after a plain one).
-            if recursive { pending += record.children }
+            if recursive { pending += children[id] ?? [] }
             // A cancel also overrides a pending retry after an actor restart.
             guard record.stop == nil || record.stop == .actorDied(retry: true) else { continue }
             record.stop = .cancelled
@@ -303,16 +320,17 @@ package struct TaskBook: Sendable {
     private mutating func stopNow(_ record: TaskRecord, recursive: Bool) -> [TaskAction] {
         switch record.state {
         case .waitingForArguments:
-            take(record.spec.id)
-            return finish(record, failing: stopFailure(record))
+            guard let spec = record.held else { return [] }
+            take(record.id)
+            return finish(record, spec, failing: stopFailure(record, spec))
         case .queued:
-            return [.unqueue(record.spec.id)]
+            return [.unqueue(record.id)]
         case .queuedAtActor:
-            return [.unqueueAtActor(record.spec.id)]
+            return [.unqueueAtActor(record.id)]
         case .running(let worker), .suspended(let worker):
-            return [.interrupt(record.spec.id, worker: worker)]
+            return [.interrupt(record.id, worker: worker)]
         case .placed(let node):
-            guard let first = record.spec.returnIDs.first else { return [] }
+            guard let first = record.firstReturn else { return [] }
             return [.forwardCancel(returning: first, node: node, recursive: recursive)]
         case .placing:
             return []  // `placed` forwards it, or the worker here sees the mark
@@ -322,23 +340,21 @@ package struct TaskBook: Sendable {
     // MARK: records
 
     private mutating func add(_ record: TaskRecord) {
-        records[record.spec.id] = record
-        for ref in record.spec.returnIDs { byReturn[ref] = record.spec.id }
-        if let parent = record.parent { records[parent]?.children.insert(record.spec.id) }
+        records[record.id] = record
+        if let first = record.firstReturn, first.task != record.id { byReturn[first] = record.id }
     }
 
-    /// Removes the record (and its returns' entries); returns it.
+    /// Removes the record (and what indexes it); returns it.
     @discardableResult
     private mutating func take(_ id: TaskID) -> TaskRecord? {
         guard let record = records.removeValue(forKey: id) else { return nil }
-        if let parent = record.parent { records[parent]?.children.remove(id) }
-        for ref in record.spec.returnIDs where byReturn[ref] == id { byReturn[ref] = nil }
+        if let first = record.firstReturn, first.task != id, byReturn[first] == id { byReturn[first] = nil }
         if case .waitingForArguments = record.state { waitingForArguments -= 1 }
         return record
     }
 
     /// The event of a change of phase, when someone listens (`observed`).
-    private func emitted(_ record: TaskRecord, _ phase: TaskPhase) -> [TaskAction] {
+    private func emitted(_ record: TaskRecord, _ spec: TaskSpec, _ phase: TaskPhase) -> [TaskAction] {
         guard observed else { return [] }
         var worker: Int?
         var node: UInt64?
@@ -347,7 +363,7 @@ package struct TaskBook: Sendable {
         case .placed(let at): node = at
         default: break
         }
-        return [.emit(TaskTransition(task: record.spec.id, name: record.spec.name, phase: phase,
-                                     attempt: record.spec.attempt, worker: worker, node: node))]
+        return [.emit(TaskTransition(task: spec.id, name: spec.name, phase: phase,
+                                     attempt: spec.attempt, worker: worker, node: node))]
     }
 }

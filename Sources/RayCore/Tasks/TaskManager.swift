@@ -64,19 +64,19 @@ package final class TaskManager: Sendable {
     }
 
     /// A worker takes the task; returns why it must stop instead, if it must.
-    package func start(_ id: TaskID, worker: Int) -> TaskStop? {
+    package func start(_ spec: TaskSpec, worker: Int) -> TaskStop? {
         let observed = events.isListening
         let (stop, actions) = book.withLock { book in
             book.observed = observed
-            return book.start(id, worker: worker)
+            return book.start(spec, worker: worker)
         }
         if !actions.isEmpty { perform(actions) }
         return stop
     }
 
     /// The running task suspends in `ray.get` (true) or resumes (false).
-    package func suspended(_ id: TaskID, _ suspended: Bool) {
-        handle { $0.suspend(id, suspended) }
+    package func suspended(_ spec: TaskSpec, _ suspended: Bool) {
+        handle { $0.suspend(spec, suspended) }
     }
 
     /// A run ended (or could not start): the task ends, or runs again.

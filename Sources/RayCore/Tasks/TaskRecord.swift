@@ -46,26 +46,33 @@ package enum TaskRoute: Sendable, Equatable {
     case remoteActor
 }
 
-/// One task this node owns or runs, from submission to its end.
+/// One task this node owns or runs, from submission to its end. Small on
+/// purpose: the task's spec is kept here only while the book itself must
+/// hand the task on (being placed, placed on another node, waiting for its
+/// arguments); while it is queued or runs, the queue or worker holds the
+/// spec and gives it back with the next event (`start`, `end`).
 package struct TaskRecord: Sendable {
-    package var spec: TaskSpec
+    package let id: TaskID
+    /// The spec, while the book must hold it (see above).
+    package var held: TaskSpec?
     package var state: TaskState
     package var route: TaskRoute
     package var stop: TaskStop?
     package let parent: TaskID?
-    /// Tasks it submitted and not ended (for a recursive cancel; each
-    /// leaves the set when it ends, so a long-lived parent's stays small).
-    package var children: Set<TaskID> = []
+    /// The first return, by which `cancel` names it and `take` forgets it.
+    package let firstReturn: ObjectID?
     /// Nodes that died while attempts of it were placed on them.
     package var nodeDeaths: [String] = []
     /// Whether it ever started on a worker here (its cancel error says so).
     package var started = false
 
-    package init(spec: TaskSpec, state: TaskState, route: TaskRoute, parent: TaskID?) {
-        self.spec = spec
+    package init(spec: TaskSpec, state: TaskState, route: TaskRoute, parent: TaskID?, holding: Bool) {
+        id = spec.id
+        held = holding ? spec : nil
         self.state = state
         self.route = route
         self.parent = parent
+        firstReturn = spec.returnIDs.first
     }
 }
 
