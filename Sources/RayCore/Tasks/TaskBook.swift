@@ -61,6 +61,12 @@ package struct TaskBook: Sendable {
         return actions
     }
 
+    /// A task the cluster places, when no one observes: the same transition
+    /// as `submit`, whose one action (place) the caller carries out itself.
+    package mutating func submitPlacing(_ spec: TaskSpec, parent: TaskID?) {
+        add(TaskRecord(spec: spec, state: .placing, route: .cluster, parent: parent, holding: true))
+    }
+
     /// A local task whose arguments are ready, when no one observes: the
     /// same transition as `submit`, whose one action (enqueue) the caller
     /// carries out itself.
@@ -120,11 +126,12 @@ package struct TaskBook: Sendable {
     /// The cluster sent it to `node`. A cancel that came while it was being
     /// placed follows it there.
     package mutating func placed(_ id: TaskID, on node: UInt64) -> [TaskAction] {
-        guard var record = records[id], let spec = record.held else { return [] }
-        record.state = .placed(node: node)
-        records[id] = record
-        var actions = emitted(record, spec, .placed)
-        if record.stop == .cancelled, let first = record.firstReturn {
+        // In place: this runs under the cluster's lock, for every placed task.
+        guard let index = records.index(forKey: id) else { return [] }
+        records.values[index].state = .placed(node: node)
+        var actions: [TaskAction] = []
+        if observed, let spec = records.values[index].held { actions = emitted(records.values[index], spec, .placed) }
+        if records.values[index].stop == .cancelled, let first = records.values[index].firstReturn {
             actions.append(.forwardCancel(returning: first, node: node, recursive: true))
         }
         return actions

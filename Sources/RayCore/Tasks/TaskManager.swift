@@ -60,6 +60,15 @@ package final class TaskManager: Sendable {
             scheduler.enqueue(spec)
             return
         }
+        if route == .cluster && !observed {
+            // Likewise: recorded, then placed.
+            book.withLock { book in
+                book.observed = false
+                book.submitPlacing(spec, parent: parent)
+            }
+            perform([.place(spec, retry: false)])
+            return
+        }
         handle { $0.submit(spec, parent: parent, route: route, missing: missing) }
     }
 
