@@ -26,8 +26,6 @@ package struct RemoteActorBook: Sendable {
 
     package var count: Int { entries.count }
 
-    package func host(of id: ActorID) -> UInt64? { entries[id]?.host }
-
     package func restarts(of id: ActorID) -> Int? { entries[id]?.actor.restarts }
 
     /// An actor placed on `host`; kept only when it may restart.

@@ -120,12 +120,6 @@ package struct TaskEnvironment: Sendable, Equatable {
         self.workingDirectory = workingDirectory
     }
 
-    /// The blobs, the environment's first (as the wire lists them).
+    /// The blobs, the environment's first (what a link sends ahead of the task).
     package var ids: [UniqueID] { [blob, workingDirectory].compactMap { $0 } }
-
-    /// From the wire's list; nil when it has more than two ids.
-    package init?(ids: [UniqueID]) {
-        guard ids.count <= 2 else { return nil }
-        self.init(blob: ids.first, workingDirectory: ids.count > 1 ? ids[1] : nil)
-    }
 }

@@ -148,8 +148,7 @@ package final class TaskManager: Sendable {
         book.withLock { $0.stopReason(id) }
     }
 
-    /// Tasks not ended, and those of them waiting for their arguments.
-    package var count: Int { book.withLock { $0.count } }
+    /// Tasks waiting for their arguments.
     package var waitingForArguments: Int { book.withLock { $0.waitingForArguments } }
 
     // MARK: actions
