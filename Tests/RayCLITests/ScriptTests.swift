@@ -274,7 +274,7 @@ struct RuntimeEnvFixture {
         let huge = root.appendingPathComponent("huge")
         try FileManager.default.createDirectory(at: huge, withIntermediateDirectories: true)
         let file = huge.appendingPathComponent("big.bin")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: file.path, contents: nil))
         let handle = try FileHandle(forWritingTo: file)
         try handle.truncate(atOffset: 101 << 20)
         try handle.close()

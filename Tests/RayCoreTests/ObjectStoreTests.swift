@@ -94,7 +94,7 @@ struct ObjectBytesTests {
         let pointer: UnsafeMutableRawBufferPointer
         init(_ bytes: [UInt8]) {
             pointer = .allocate(byteCount: bytes.count, alignment: 8)
-            pointer.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
+            bytes.withUnsafeBytes { pointer.copyMemory(from: $0) }
         }
         deinit { pointer.deallocate() }
     }

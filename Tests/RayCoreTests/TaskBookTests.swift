@@ -54,7 +54,7 @@ struct TaskBookTests {
         #expect(Self.kinds(book.suspend(spec, true)).isEmpty)
         #expect(book.record(spec.id)?.state == .suspended(worker: 3))
         _ = book.suspend(spec, false)
-        #expect(Self.kinds(book.end(spec, .succeeded)) == ["release"])
+        #expect(Self.kinds(book.end(spec, .succeeded).actions) == ["release"])
         #expect(book.count == 0)
     }
 
@@ -66,7 +66,7 @@ struct TaskBookTests {
         #expect(Self.kinds(book.start(spec, worker: 0).actions) == ["running"])
         #expect(Self.kinds(book.suspend(spec, true)) == ["suspended"])
         #expect(Self.kinds(book.suspend(spec, false)) == ["resumed"])
-        #expect(Self.kinds(book.end(spec, .failed(error, mayRetry: false))) == ["fail(object)", "failed"])
+        #expect(Self.kinds(book.end(spec, .failed(error, mayRetry: false)).actions) == ["fail(object)", "failed"])
     }
 
     @Test func aTaskWaitsForEachMissingArgumentThenIsQueued() {
@@ -104,11 +104,11 @@ struct TaskBookTests {
         #expect(Self.kinds(book.cancel(returning: placed.returnIDs[0], recursive: false)) == ["forwardCancel@42"])
         #expect(book.cancel(returning: queued.returnIDs[0], recursive: false).isEmpty, "marked once")
         // The queued one taken out of its queue ends as cancelled before it started.
-        let ended = book.end(queued, .stopped)
+        let ended = book.end(queued, .stopped).actions
         guard case .fail(_, .error(let error)) = ended.first else { Issue.record("\(ended)"); return }
         #expect(error.code == .taskCancelled && error.message.contains("before it started"))
         // The running one, interrupted, says it was cancelled (it had started).
-        guard case .fail(_, .error(let runningError)) = book.end(running, .stopped).first else { Issue.record("no failure"); return }
+        guard case .fail(_, .error(let runningError)) = book.end(running, .stopped).actions.first else { Issue.record("no failure"); return }
         #expect(runningError.message == "task 'f' was cancelled")
     }
 
@@ -148,13 +148,13 @@ struct TaskBookTests {
         var current = spec
         for attempt in 1...2 {
             _ = book.start(current, worker: 0)
-            let actions = book.end(current, .failed(error, mayRetry: true))
+            let actions = book.end(current, .failed(error, mayRetry: true)).actions
             #expect(Self.kinds(actions) == ["enqueue#\(attempt)"], "attempt \(attempt) keeps its arguments")
             guard case .enqueue(let again) = actions.last else { return }
             current = again
         }
         _ = book.start(current, worker: 0)
-        #expect(Self.kinds(book.end(current, .failed(error, mayRetry: true))) == ["fail(object)", "release"])
+        #expect(Self.kinds(book.end(current, .failed(error, mayRetry: true)).actions) == ["fail(object)", "release"])
         #expect(book.count == 0)
     }
 
@@ -162,7 +162,7 @@ struct TaskBookTests {
         var book = TaskBook()
         let spec = Self.task(maxRetries: 5)
         _ = book.submit(spec, parent: nil, route: .local, missing: [])
-        #expect(Self.kinds(book.end(spec, .failed(error, mayRetry: false))) == ["fail(object)"])
+        #expect(Self.kinds(book.end(spec, .failed(error, mayRetry: false)).actions) == ["fail(object)"])
     }
 
     @Test func aPlacedTaskIsRetriedElsewhereAfterItsNodeDiesThenContained() {
@@ -172,7 +172,7 @@ struct TaskBookTests {
         _ = book.placed(spec.id, on: 1)
         #expect(Self.kinds(book.nodeDied(2, description: "another", leaving: false)).isEmpty, "only the node it is on counts")
         #expect(Self.kinds(book.nodeDied(1, description: "node one", leaving: false)) == ["place(retry)"])
-        #expect(book.record(spec.id)?.held?.attempt == 1)
+        #expect(book.heldSpec(spec.id)?.attempt == 1)
         _ = book.placed(spec.id, on: 3)
         let actions = book.nodeDied(3, description: "node three", leaving: false)
         guard case .fail(_, .error(let error)) = actions.first else { Issue.record("\(actions)"); return }
@@ -216,7 +216,46 @@ struct TaskBookTests {
         _ = book.start(spec, worker: 0)
         var retrying = spec
         retrying.maxRetries = 1
-        #expect(Self.kinds(book.end(retrying, .failed(error, mayRetry: true))) == ["place(retry)"])
+        #expect(Self.kinds(book.end(retrying, .failed(error, mayRetry: true)).actions) == ["place(retry)"])
+    }
+
+    @Test func theBookHoldsASpecExactlyWhileItMustHandTheTaskOn() {
+        var book = TaskBook()
+        let a = ObjectID.next()
+        var spec = Self.task(arguments: [a])
+        spec.maxRetries = 1
+        _ = book.submit(spec, parent: nil, route: .cluster, missing: [])
+        #expect(book.heldSpec(spec.id) != nil, "being placed")
+        _ = book.runsHere(spec.id, missing: [a])
+        #expect(book.heldSpec(spec.id) != nil && book.waitingForArguments == 1, "waiting for its argument")
+        _ = book.argumentArrived(spec.id)
+        #expect(book.heldSpec(spec.id) == nil && book.waitingForArguments == 0, "the queue has it")
+        _ = book.start(spec, worker: 0)
+        #expect(book.heldSpec(spec.id) == nil)
+        _ = book.end(spec, .failed(error, mayRetry: true))
+        #expect(book.heldSpec(spec.id)?.attempt == 1, "placed again")
+        _ = book.placed(spec.id, on: 7)
+        #expect(book.heldSpec(spec.id) != nil, "placed on another node")
+        #expect(book.placedFinished(spec.id)?.node == 7)
+        #expect(book.heldSpec(spec.id) == nil && book.count == 0)
+
+        let local = Self.task()
+        _ = book.submit(local, parent: nil, route: .local, missing: [])
+        #expect(book.heldSpec(local.id) == nil, "a runnable task's spec is in the queue, not the book")
+        #expect(book.end(local, .succeeded).stop == nil && book.count == 0)
+    }
+
+    @Test func endReportsTheStopMarkThatDecidedIt() {
+        var book = TaskBook()
+        let spec = Self.task()
+        _ = book.submit(spec, parent: nil, route: .local, missing: [])
+        _ = book.start(spec, worker: 1)
+        _ = book.cancel(returning: spec.returnIDs[0], recursive: false)
+        #expect(book.stopReason(spec.id) == .cancelled)
+        let ended = book.end(spec, .stopped)
+        #expect(ended.stop == .cancelled)
+        #expect(Self.kinds(ended.actions) == ["fail(TaskCancelledError)"])
+        #expect(book.stopReason(spec.id) == nil && book.count == 0)
     }
 
     @Test func actorCallsEndAtTheirActorAndRestartsRequeueThemFirst() {
@@ -226,14 +265,14 @@ struct TaskBookTests {
         #expect(Self.kinds(book.submit(call, parent: nil, route: .actor, missing: [])) == ["actorQueue"])
         _ = book.start(call, worker: 2)
         #expect(Self.kinds(book.stop([call.id: .actorDied(retry: true)])) == ["interrupt@2"])
-        let requeued = book.end(call, .stopped)
+        let requeued = book.end(call, .stopped).actions
         #expect(Self.kinds(requeued) == ["actorQueueFront"])
         guard case .enqueueAtActor(let again, front: true)? = requeued.first else { return }
         #expect(again.attempt == 1)
         #expect(book.record(call.id)?.state == .queuedAtActor)
         _ = book.start(again, worker: 2)
         #expect(Self.kinds(book.stop([call.id: .actorDied(retry: false)])) == ["interrupt@2"])
-        #expect(Self.kinds(book.end(call, .stopped)) == ["fail(actorStopped)", "actorCallEnded"])
+        #expect(Self.kinds(book.end(call, .stopped).actions) == ["fail(actorStopped)", "actorCallEnded"])
     }
 
     @Test func aRemoteActorCallWhoseActorIsHereJoinsTheLocalQueue() {
@@ -242,7 +281,7 @@ struct TaskBookTests {
         #expect(Self.kinds(book.submit(call, parent: nil, route: .remoteActor, missing: [])) == ["callActor"])
         #expect(Self.kinds(book.runsHere(call.id, missing: [])) == ["actorQueue"])
         _ = book.start(call, worker: 0)
-        #expect(Self.kinds(book.end(call, .succeeded)) == ["actorCallEnded"])
+        #expect(Self.kinds(book.end(call, .succeeded).actions) == ["actorCallEnded"])
     }
 
     @Test func placementFailureEndsTheTaskWithItsError() {
@@ -274,12 +313,12 @@ struct TaskBookTests {
         for _ in 0..<100 {
             let child = Self.task("child")
             _ = book.submit(child, parent: parent.id, route: .local, missing: [])
-            _ = book.end(child, .succeeded)
+            _ = book.end(child, .succeeded).actions
         }
         let flaky = Self.task("flaky", maxRetries: 1)
         _ = book.submit(flaky, parent: parent.id, route: .local, missing: [])
         _ = book.start(flaky, worker: 1)
-        _ = book.end(flaky, .failed(error, mayRetry: true))
+        _ = book.end(flaky, .failed(error, mayRetry: true)).actions
         #expect(book.count == 2, "ended children leave no record")
         #expect(Self.kinds(book.cancel(returning: parent.returnIDs[0], recursive: true)).sorted() == ["interrupt@0", "unqueue"])
         #expect(book.stopReason(flaky.id) == .cancelled)
@@ -294,7 +333,7 @@ struct TaskBookTests {
             _ = book.submit(call, parent: nil, route: .actor, missing: [])
             _ = book.start(call, worker: 1)
             _ = book.stop([call.id: stop])
-            #expect(Self.kinds(book.end(call, .succeeded)) == ["actorCallEnded"], "\(stop)")
+            #expect(Self.kinds(book.end(call, .succeeded).actions) == ["actorCallEnded"], "\(stop)")
             #expect(book.count == 0)
         }
     }

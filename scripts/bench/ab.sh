@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Interleaved A/B of two `ray` builds on `ray microbenchmark` (and, with
-# CLUSTER=1, on scripts/bench/cluster.lua across three nodes): A, B, A, B...
-# so that drift in the machine's speed hits both alike. Prints each row's
-# median for A and B and the ratio B/A.
+# CLUSTER=1, on scripts/bench/cluster.lua across three nodes): A B, B A,
+# A B... so that drift in the machine's speed, and the order within a
+# pair, hit both alike. Prints each row's median for A and B, the ratio
+# B/A of the medians, and the median (and range) of the rounds' own B/A.
 #
 #   scripts/bench/ab.sh RAY_A RAY_B [ROUNDS]        (default 3 rounds)
 #
@@ -36,29 +37,34 @@ cluster() {  # binary: "row<TAB>value" lines from cluster.lua on 3 nodes
 }
 
 for round in $(seq 1 "$rounds"); do
-    for side in a b; do
+    # ABBA: odd rounds run A first, even rounds B first (on this VM the
+    # first of a pair measured up to 10% slower, whichever it was).
+    order="a b"; [ $((round % 2)) = 0 ] && order="b a"
+    for side in $order; do
         bin=$a; [ $side = b ] && bin=$b
         echo "== round $round, $side" >&2
-        micro "$bin" >>"$out/$side"
-        if [ "${CLUSTER:-0}" = 1 ]; then cluster "$bin" >>"$out/$side"; fi
+        { micro "$bin"; if [ "${CLUSTER:-0}" = 1 ]; then cluster "$bin"; fi; } | sed "s/^/$round\t/" >>"$out/$side"
     done
 done
 
 python3 - "$out/a" "$out/b" <<'PY'
 import statistics, sys
-def read(path):
+def read(path):  # row -> {round: value}
     rows = {}
     for line in open(path):
-        name, _, value = line.rstrip("\n").rpartition("\t")
-        try: rows.setdefault(name, []).append(float(value))
+        round_, _, rest = line.rstrip("\n").partition("\t")
+        name, _, value = rest.rpartition("\t")
+        try: rows.setdefault(name, {})[round_] = float(value)
         except ValueError: pass
     return rows
 a, b = read(sys.argv[1]), read(sys.argv[2])
 if not a or not b:
     sys.exit("ab.sh: a side produced no rows")
-print(f"| row | A median | B median | B/A |\n|---|---:|---:|---:|")
+print("| row | A median | B median | B/A | B/A per round (median, min-max) |\n|---|---:|---:|---:|---:|")
 for name in a:
     if name not in b: continue
-    ma, mb = statistics.median(a[name]), statistics.median(b[name])
-    print(f"| {name} | {ma:.2f} | {mb:.2f} | {mb / ma if ma else float('nan'):.3f} |")
+    ma, mb = statistics.median(a[name].values()), statistics.median(b[name].values())
+    ratios = sorted(b[name][r] / a[name][r] for r in a[name] if r in b[name] and a[name][r])
+    spread = f"{statistics.median(ratios):.3f} ({ratios[0]:.2f}-{ratios[-1]:.2f})" if ratios else "-"
+    print(f"| {name} | {ma:.2f} | {mb:.2f} | {mb / ma if ma else float('nan'):.3f} | {spread} |")
 PY

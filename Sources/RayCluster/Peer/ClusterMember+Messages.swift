@@ -28,8 +28,8 @@ extension ClusterMember {
                 arrived(piece.id, StoredObject(bytes: Array(piece.data.readableBytesView), isError: piece.isError,
                                                contained: piece.contained))
             }
-            if let (task, node) = runtime.tasks.placedFinished(id) {
-                state.withLock { $0.inFlight[node, default: 0] -= task.cpus }
+            if let (node, cpus) = runtime.tasks.placedFinished(id) {
+                state.withLock { $0.inFlight[node, default: 0] -= cpus }
             }
         case .fetch(let ids):
             for id in ids {

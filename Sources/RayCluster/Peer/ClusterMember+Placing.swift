@@ -33,15 +33,18 @@ extension ClusterMember {
 
     func decide(_ task: TaskSpec) -> UInt64? {
         let holder = largeArgumentOwner(task)
-        return state.withLock { state in
-            let nodes = state.placementNodes
-            var counter = state.spreadCounter
-            defer { state.spreadCounter = counter }
-            guard case .node(let owner) = Placement.choose(cpus: task.cpus, resources: task.resources, strategy: task.strategy,
-                                                            nodes: nodes, used: { usedCPUs($0, state.inFlight) }, local: state.local,
-                                                            largeArgumentsOn: holder, spreadCounter: &counter) else { return nil }
-            return owner
-        }
+        return state.withLock { choose(task, largeArgumentsOn: holder, &$0) }
+    }
+
+    /// The node for `task` now (nil: none can run it), under the lock.
+    private func choose(_ task: TaskSpec, largeArgumentsOn holder: UInt64?, _ state: inout State) -> UInt64? {
+        let nodes = state.placementNodes
+        var counter = state.spreadCounter
+        defer { state.spreadCounter = counter }
+        guard case .node(let owner) = Placement.choose(cpus: task.cpus, resources: task.resources, strategy: task.strategy,
+                                                        nodes: nodes, used: { usedCPUs($0, state.inFlight) }, local: state.local,
+                                                        largeArgumentsOn: holder, spreadCounter: &counter) else { return nil }
+        return owner
     }
 
     /// Large arguments are worth running next to: the owner of the
@@ -58,7 +61,21 @@ extension ClusterMember {
     }
 
     func place(_ task: TaskSpec, retry: Bool) -> ClusterPlacement {
-        guard let owner = decide(task) else {
+        // The common case in one pass under the lock: the node is chosen,
+        // its link is open, and the task is counted and recorded there.
+        let holder = largeArgumentOwner(task)
+        let fits = task.arguments.count < Frame.maxMessage - (1 << 20)
+        let quick = state.withLock { state -> (owner: UInt64?, sent: (PeerLink, TaskFollowUp)?) in
+            guard let owner = choose(task, largeArgumentsOn: holder, &state) else { return (nil, nil) }
+            guard fits, owner != UniqueID.localPrefix, let link = state.links[owner] else { return (owner, nil) }
+            state.inFlight[owner, default: 0] += task.cpus
+            return (owner, (link, runtime.tasks.placed(task.id, on: owner)))
+        }
+        if let (link, followUp) = quick.sent {
+            transmit(task, on: link, then: followUp)
+            return .sent
+        }
+        guard let owner = quick.owner else {
             // Infeasible now (it was checked at submit): a new task runs
             // here; a retry whose node died has nowhere to go.
             return retry ? .failed(.nodeDied(task, "the node that ran it went away, and no other node can run it now")) : .runHere
@@ -86,6 +103,13 @@ extension ClusterMember {
             return runtime.tasks.placed(task.id, on: owner)
         }
         guard let followUp else { return nil }
+        transmit(task, on: link, then: followUp)
+        return .sent
+    }
+
+    /// Sends a task recorded as placed on `link`'s node, then carries out
+    /// what recording it called for.
+    private func transmit(_ task: TaskSpec, on link: PeerLink, then followUp: TaskFollowUp) {
         // Refs nested in the arguments may be kept there (an actor's state):
         // a node's own objects among them stay alive (see `pin`). A driver's
         // stay alive while its script holds them.
@@ -95,7 +119,6 @@ extension ClusterMember {
         }
         link.send(task: task, code: runtime.functionCode)
         followUp.perform()
-        return .sent
     }
 
     func placeActor(_ actor: ActorCreation, classRefs: [ObjectID], restart: Bool) throws(ClusterLinkError) -> UInt64? {

@@ -12,6 +12,10 @@
 /// task is (a worker's `start` and `end`) bring its spec with them.
 package struct TaskBook: Sendable {
     private var records: [TaskID: TaskRecord] = [:]
+    /// The specs of the tasks the book must hand on (`TaskState.holdsSpec`),
+    /// apart from their records: a record moves in and out of `records` on
+    /// most events, and stays small to move without them.
+    private var specs: [TaskID: TaskSpec] = [:]
     /// Tasks by a first return not derived from their id (work a peer placed
     /// here without returns gets one of its own); others are found from the
     /// ref itself (`ObjectID.task`).
@@ -36,14 +40,21 @@ package struct TaskBook: Sendable {
 
     package func record(_ id: TaskID) -> TaskRecord? { records[id] }
 
-    package func stopReason(_ id: TaskID) -> TaskStop? { records[id]?.stop }
+    /// The spec the book holds for the task, while it holds one.
+    package func heldSpec(_ id: TaskID) -> TaskSpec? { specs[id] }
+
+    /// Read from the record in place (`records[id]?.stop` would copy it).
+    package func stopReason(_ id: TaskID) -> TaskStop? {
+        guard let index = records.index(forKey: id) else { return nil }
+        return records.values[index].stop
+    }
 
     // MARK: submission
 
     /// A new task. `missing` are its ObjectRef arguments not ready here (a
     /// local task waits for them; a placed one fetches them where it runs).
     package mutating func submit(_ spec: TaskSpec, parent: TaskID?, route: TaskRoute, missing: [ObjectID]) -> [TaskAction] {
-        var record = TaskRecord(spec: spec, state: .placing, route: route, parent: parent, holding: true)
+        var record = TaskRecord(spec: spec, state: .placing, route: route, parent: parent)
         var actions = emitted(record, spec, .submitted)
         switch route {
         case .cluster:
@@ -51,90 +62,90 @@ package struct TaskBook: Sendable {
         case .remoteActor:
             actions.append(.callActor(spec))
         case .actor:
-            record.state = .queuedAtActor
-            record.held = nil  // the actor's queue has it
+            record.state = .queuedAtActor  // the actor's queue has it
             actions.append(.enqueueAtActor(spec, front: false))
         case .local:
             actions += runHere(&record, spec, missing: missing)
         }
-        add(record)
+        add(record, spec)
         return actions
     }
 
     /// A task the cluster places, when no one observes: the same transition
     /// as `submit`, whose one action (place) the caller carries out itself.
     package mutating func submitPlacing(_ spec: TaskSpec, parent: TaskID?) {
-        add(TaskRecord(spec: spec, state: .placing, route: .cluster, parent: parent, holding: true))
+        add(TaskRecord(spec: spec, state: .placing, route: .cluster, parent: parent), spec)
     }
 
     /// A local task whose arguments are ready, when no one observes: the
     /// same transition as `submit`, whose one action (enqueue) the caller
     /// carries out itself.
     package mutating func submitRunnable(_ spec: TaskSpec, parent: TaskID?) {
-        add(TaskRecord(spec: spec, state: .queued, route: .local, parent: parent, holding: false))
+        add(TaskRecord(spec: spec, state: .queued, route: .local, parent: parent), nil)
     }
 
     /// The cluster chose this node for a task it was asked to place (or an
     /// actor's call whose actor is not elsewhere): it runs here after all.
     package mutating func runsHere(_ id: TaskID, missing: [ObjectID]) -> [TaskAction] {
-        guard var record = records[id], record.state == .placing, let spec = record.held else { return [] }
+        guard let taken = take(id) else { return [] }
+        var record = taken.record
+        guard record.state == .placing, let spec = taken.spec else {
+            add(record, taken.spec)
+            return []
+        }
         let actions: [TaskAction]
         if record.route == .remoteActor {
             record.route = .actor  // not hosted elsewhere: this node's actor queue
             record.state = .queuedAtActor
-            record.held = nil
             actions = [.enqueueAtActor(spec, front: false)]
         } else {
             actions = runHere(&record, spec, missing: missing)
         }
-        records[id] = record
+        add(record, spec)
         return actions
     }
 
-    private mutating func runHere(_ record: inout TaskRecord, _ spec: TaskSpec, missing: [ObjectID]) -> [TaskAction] {
+    private func runHere(_ record: inout TaskRecord, _ spec: TaskSpec, missing: [ObjectID]) -> [TaskAction] {
         if missing.isEmpty {
-            record.state = .queued
-            record.held = nil  // the runnable queue has it
+            record.state = .queued  // the runnable queue has it
             return emitted(record, spec, .queued) + [.enqueue(spec)]
         }
         record.state = .waitingForArguments(missing: missing.count)
-        record.held = spec
-        waitingForArguments += 1
         return emitted(record, spec, .waitingForArguments) + [.awaitArguments(spec.id, missing)]
     }
 
     /// One awaited argument is ready.
     package mutating func argumentArrived(_ id: TaskID) -> [TaskAction] {
-        guard var record = records[id], case .waitingForArguments(let missing) = record.state,
-              let spec = record.held else { return [] }
-        guard missing <= 1 else {
-            records[id]?.state = .waitingForArguments(missing: missing - 1)
-            return []
+        let missing = update(id) { record -> Int? in
+            guard case .waitingForArguments(let missing) = record.state else { return nil }
+            if missing > 1 { record.state = .waitingForArguments(missing: missing - 1) }
+            return missing
         }
-        if record.stop != nil {
-            // Marked while it waited and not ended then: it ends now.
-            take(id)
-            return finish(record, spec, failing: stopFailure(record, spec))
-        }
-        waitingForArguments -= 1
+        guard let missing = missing ?? nil, missing <= 1, let taken = take(id) else { return [] }
+        var record = taken.record
+        guard let spec = taken.spec else { add(record, nil); return [] }
+        // Marked while it waited and not ended then: it ends now.
+        if record.stop != nil { return finish(record, spec, failing: stopFailure(record, spec)) }
         record.state = .queued
-        record.held = nil
-        records[id] = record
-        return emitted(record, spec, .queued) + [.enqueue(spec)]
+        let actions = emitted(record, spec, .queued) + [.enqueue(spec)]
+        add(record, nil)
+        return actions
     }
 
     /// The cluster sent it to `node`. A cancel that came while it was being
     /// placed follows it there.
     package mutating func placed(_ id: TaskID, on node: UInt64) -> [TaskAction] {
         // In place: this runs under the cluster's lock, for every placed task.
-        guard let index = records.index(forKey: id) else { return [] }
-        records.values[index].state = .placed(node: node)
-        var actions: [TaskAction] = []
-        if observed, let spec = records.values[index].held { actions = emitted(records.values[index], spec, .placed) }
-        if records.values[index].stop == .cancelled, let first = records.values[index].firstReturn {
-            actions.append(.forwardCancel(returning: first, node: node, recursive: true))
-        }
-        return actions
+        let spec = observed ? specs[id] : nil
+        return update(id) { record in
+            record.state = .placed(node: node)
+            var actions: [TaskAction] = []
+            if let spec { actions.append(Self.event(record, spec, .placed)) }
+            if record.stop == .cancelled, let first = record.firstReturn {
+                actions.append(.forwardCancel(returning: first, node: node, recursive: true))
+            }
+            return actions
+        } ?? []
     }
 
     // MARK: running
@@ -142,22 +153,26 @@ package struct TaskBook: Sendable {
     /// A worker takes the task: marked running there, unless it must stop
     /// (then the worker ends it at once with `.stopped`).
     package mutating func start(_ spec: TaskSpec, worker: Int) -> (stop: TaskStop?, actions: [TaskAction]) {
-        guard let index = records.index(forKey: spec.id) else { return (nil, []) }
-        if let stop = records.values[index].stop { return (stop, []) }
-        records.values[index].state = .running(worker: worker)
-        records.values[index].started = true
-        return (nil, observed ? emitted(records.values[index], spec, .running) : [])
+        let observed = observed
+        return update(spec.id) { record in
+            if let stop = record.stop { return (stop, []) }
+            record.state = .running(worker: worker)
+            record.started = true
+            return (nil, observed ? [Self.event(record, spec, .running)] : [])
+        } ?? (nil, [])
     }
 
     /// It waits in `ray.get` (`suspended`), or runs again after it.
     package mutating func suspend(_ spec: TaskSpec, _ suspended: Bool) -> [TaskAction] {
-        guard let index = records.index(forKey: spec.id) else { return [] }
-        switch records.values[index].state {
-        case .running(let worker) where suspended: records.values[index].state = .suspended(worker: worker)
-        case .suspended(let worker) where !suspended: records.values[index].state = .running(worker: worker)
-        default: return []
-        }
-        return observed ? emitted(records.values[index], spec, suspended ? .suspended : .resumed) : []
+        let observed = observed
+        return update(spec.id) { record in
+            switch record.state {
+            case .running(let worker) where suspended: record.state = .suspended(worker: worker)
+            case .suspended(let worker) where !suspended: record.state = .running(worker: worker)
+            default: return []
+            }
+            return observed ? [Self.event(record, spec, suspended ? .suspended : .resumed)] : []
+        } ?? []
     }
 
     // MARK: the end of a run
@@ -166,9 +181,14 @@ package struct TaskBook: Sendable {
     /// is done; otherwise its stop mark, if any, decides; then a failure
     /// with `mayRetry` runs again while `max_retries` allows; otherwise the
     /// task ends.
-    package mutating func end(_ spec: TaskSpec, _ outcome: TaskOutcome) -> [TaskAction] {
-        let record = take(spec.id)
-            ?? TaskRecord(spec: spec, state: .queued, route: spec.actorID == nil ? .local : .actor, parent: nil, holding: false)
+    /// Returns the stop mark it had too (which decided how it ended).
+    package mutating func end(_ spec: TaskSpec, _ outcome: TaskOutcome) -> (stop: TaskStop?, actions: [TaskAction]) {
+        let record = take(spec.id)?.record
+            ?? TaskRecord(spec: spec, state: .queued, route: spec.actorID == nil ? .local : .actor, parent: nil)
+        return (record.stop, ending(record, spec, outcome))
+    }
+
+    private mutating func ending(_ record: TaskRecord, _ spec: TaskSpec, _ outcome: TaskOutcome) -> [TaskAction] {
         // A run that succeeded is done, whatever mark came after its results
         // were stored (a kill or cancel that came too late changes nothing).
         if case .succeeded = outcome { return finish(record, spec, failing: nil) }
@@ -190,10 +210,18 @@ package struct TaskBook: Sendable {
     }
 
     /// A task placed on another node finished there (its returns came back
-    /// first). Returns the task and the node, for the cluster's accounting.
-    package mutating func placedFinished(_ id: TaskID) -> (spec: TaskSpec, node: UInt64, actions: [TaskAction])? {
-        guard case .placed(let node)? = records[id]?.state, let record = take(id), let spec = record.held else { return nil }
-        return (spec, node, finish(record, spec, failing: nil))
+    /// first). Returns the node and the CPUs the task took there (for the
+    /// cluster's accounting) and what finishing it takes; the spec stays
+    /// here (copying it out costs a retain of each of its fields).
+    package mutating func placedFinished(_ id: TaskID) -> (node: UInt64, cpus: Double, actor: ActorID?, actions: [TaskAction])? {
+        // Taken out first, and put back if it is not placed: reading
+        // `records[id]` would copy the record, on every placed task.
+        guard case let (record, held)? = take(id) else { return nil }
+        guard case .placed(let node) = record.state, let spec = held else {
+            add(record, held)
+            return nil
+        }
+        return (node, spec.cpus, spec.actorID, finish(record, spec, failing: nil))
     }
 
     /// The connection to `node` ended: what was placed there runs again
@@ -204,7 +232,8 @@ package struct TaskBook: Sendable {
         var actions: [TaskAction] = []
         let lost = records.values.filter { $0.state == .placed(node: node) }.map(\.id)
         for id in lost {
-            guard var record = take(id), let spec = record.held else { continue }
+            guard let taken = take(id), let spec = taken.spec else { continue }
+            var record = taken.record
             record.nodeDeaths.append(description)
             if leaving {
                 actions += finish(record, spec, failing: .error(.nodeDied(spec, "this process left the cluster before it finished")))
@@ -226,8 +255,8 @@ package struct TaskBook: Sendable {
     /// Placing it failed for good (its node cannot be reached, its
     /// arguments cannot travel): it ends with `error`.
     package mutating func placementFailed(_ id: TaskID, _ error: RayError) -> [TaskAction] {
-        guard let record = take(id), let spec = record.held else { return [] }
-        return finish(record, spec, failing: .error(error))
+        guard let taken = take(id), let spec = taken.spec else { return [] }
+        return finish(taken.record, spec, failing: .error(error))
     }
 
     /// The one retry path, for a record already taken out: the same task,
@@ -241,19 +270,16 @@ package struct TaskBook: Sendable {
         switch record.route {
         case .cluster:
             record.state = .placing
-            record.held = again
             actions.append(.place(again, retry: true))
         case .actor, .remoteActor:
             record.state = .queuedAtActor
-            record.held = nil
             actions.append(.enqueueAtActor(again, front: true))
         case .local:
             // Its arguments were ready when it first ran, and it still holds them.
             record.state = .queued
-            record.held = nil
             actions.append(.enqueue(again))
         }
-        add(record)
+        add(record, again)
         return actions
     }
 
@@ -327,8 +353,7 @@ package struct TaskBook: Sendable {
     private mutating func stopNow(_ record: TaskRecord, recursive: Bool) -> [TaskAction] {
         switch record.state {
         case .waitingForArguments:
-            guard let spec = record.held else { return [] }
-            take(record.id)
+            guard let spec = take(record.id)?.spec else { return [] }
             return finish(record, spec, failing: stopFailure(record, spec))
         case .queued:
             return [.unqueue(record.id)]
@@ -346,23 +371,38 @@ package struct TaskBook: Sendable {
 
     // MARK: records
 
-    private mutating func add(_ record: TaskRecord) {
-        records[record.id] = record
-        if let first = record.firstReturn, first.task != record.id { byReturn[first] = record.id }
+    /// Runs `body` on the record of `id` in place: no copy of the record
+    /// (or of the spec it may hold) is made, as reading `records[id]` would.
+    private mutating func update<R>(_ id: TaskID, _ body: (inout TaskRecord) -> R) -> R? {
+        guard let index = records.index(forKey: id) else { return nil }
+        return body(&records.values[index])
     }
 
-    /// Removes the record (and what indexes it); returns it.
+    /// Adds the record (consumed: moved in, not copied), and its spec when
+    /// its state is one where the book holds it.
+    private mutating func add(_ record: consuming TaskRecord, _ spec: TaskSpec?) {
+        let id = record.id, first = record.firstReturn, state = record.state
+        records[id] = record
+        if let first, first.task != id { byReturn[first] = id }
+        if state.holdsSpec, let spec { specs[id] = spec }
+        if case .waitingForArguments = state { waitingForArguments += 1 }
+    }
+
+    /// Removes the record (and its spec, and what indexes it); returns them.
     @discardableResult
-    private mutating func take(_ id: TaskID) -> TaskRecord? {
+    private mutating func take(_ id: TaskID) -> (record: TaskRecord, spec: TaskSpec?)? {
         guard let record = records.removeValue(forKey: id) else { return nil }
         if let first = record.firstReturn, first.task != id, byReturn[first] == id { byReturn[first] = nil }
         if case .waitingForArguments = record.state { waitingForArguments -= 1 }
-        return record
+        return (record, record.state.holdsSpec ? specs.removeValue(forKey: id) : nil)
     }
 
     /// The event of a change of phase, when someone listens (`observed`).
     private func emitted(_ record: TaskRecord, _ spec: TaskSpec, _ phase: TaskPhase) -> [TaskAction] {
-        guard observed else { return [] }
+        observed ? [Self.event(record, spec, phase)] : []
+    }
+
+    private static func event(_ record: TaskRecord, _ spec: TaskSpec, _ phase: TaskPhase) -> TaskAction {
         var worker: Int?
         var node: UInt64?
         switch record.state {
@@ -370,7 +410,7 @@ package struct TaskBook: Sendable {
         case .placed(let at): node = at
         default: break
         }
-        return [.emit(TaskTransition(task: spec.id, name: spec.name, phase: phase,
-                                     attempt: spec.attempt, worker: worker, node: node))]
+        return .emit(TaskTransition(task: spec.id, name: spec.name, phase: phase,
+                                    attempt: spec.attempt, worker: worker, node: node))
     }
 }

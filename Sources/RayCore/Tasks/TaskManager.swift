@@ -66,7 +66,7 @@ package final class TaskManager: Sendable {
                 book.observed = false
                 book.submitPlacing(spec, parent: parent)
             }
-            perform([.place(spec, retry: false)])
+            place(spec, retry: false)
             return
         }
         handle { $0.submit(spec, parent: parent, route: route, missing: missing) }
@@ -95,8 +95,7 @@ package final class TaskManager: Sendable {
         let observed = events.isListening
         let (stop, actions) = book.withLock { book in
             book.observed = observed
-            let stop = book.stopReason(spec.id)
-            return (stop, book.end(spec, outcome))
+            return book.end(spec, outcome)
         }
         if !actions.isEmpty { perform(actions) }
         return stop
@@ -115,17 +114,18 @@ package final class TaskManager: Sendable {
         return TaskFollowUp(manager: self, actions: actions)
     }
 
-    /// A task placed elsewhere finished there; its task and node, if it was placed.
-    package func placedFinished(_ id: TaskID) -> (spec: TaskSpec, node: UInt64)? {
+    /// A task placed elsewhere finished there; the node it ran on and the
+    /// CPUs it took there, if it was placed.
+    package func placedFinished(_ id: TaskID) -> (node: UInt64, cpus: Double)? {
         let observed = events.isListening
         let ended = book.withLock { book in
             book.observed = observed
             return book.placedFinished(id)
         }
         guard let ended else { return nil }
-        perform(ended.actions)
-        if let actor = ended.spec.actorID { runtime.actors.remoteCallFinished(actor) }
-        return (ended.spec, ended.node)
+        if !ended.actions.isEmpty { perform(ended.actions) }
+        if let actor = ended.actor { runtime.actors.remoteCallFinished(actor) }
+        return (ended.node, ended.cpus)
     }
 
     /// The connection to the node with this prefix ended (see `TaskBook.nodeDied`).
@@ -157,15 +157,7 @@ package final class TaskManager: Sendable {
         for action in actions {
             switch action {
             case .place(let spec, let retry):
-                switch runtime.cluster?.place(spec, retry: retry) ?? .runHere {
-                case .runHere:
-                    let missing = missingArguments(spec)
-                    handle { $0.runsHere(spec.id, missing: missing) }
-                case .sent:
-                    break
-                case .failed(let error):
-                    handle { $0.placementFailed(spec.id, error) }
-                }
+                place(spec, retry: retry)
             case .callActor(let spec):
                 switch runtime.cluster?.callActor(spec) ?? .runHere {
                 case .runHere: handle { $0.runsHere(spec.id, missing: []) }
@@ -214,6 +206,19 @@ package final class TaskManager: Sendable {
         }
     }
 
+    /// Asks the cluster to place the task: sent, run here after all, or failed.
+    private func place(_ spec: TaskSpec, retry: Bool) {
+        switch runtime.cluster?.place(spec, retry: retry) ?? .runHere {
+        case .runHere:
+            let missing = missingArguments(spec)
+            handle { $0.runsHere(spec.id, missing: missing) }
+        case .sent:
+            break
+        case .failed(let error):
+            handle { $0.placementFailed(spec.id, error) }
+        }
+    }
+
     /// The task's ObjectRef arguments not ready in the store now.
     private func missingArguments(_ spec: TaskSpec) -> [ObjectID] {
         guard !spec.topLevelRefs.isEmpty else { return [] }
@@ -225,7 +230,8 @@ package final class TaskManager: Sendable {
 /// Actions of a transition recorded under another component's lock, to
 /// carry out once that lock is released.
 package struct TaskFollowUp {
-    fileprivate let manager: TaskManager
+    /// Unowned like `TaskManager.runtime`, for the same reason.
+    fileprivate unowned(unsafe) let manager: TaskManager
     fileprivate let actions: [TaskAction]
 
     package func perform() {

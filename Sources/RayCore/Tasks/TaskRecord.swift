@@ -22,6 +22,16 @@ package enum TaskState: Sendable, Equatable {
     case running(worker: Int)
     /// Started, now waiting in `ray.get` with its CPUs given back.
     case suspended(worker: Int)
+
+    /// Whether the book holds the task's spec in this state: it must hand
+    /// the task on from here (to a node, or to the queue once its
+    /// arguments are ready). Otherwise the queue or worker holds it.
+    package var holdsSpec: Bool {
+        switch self {
+        case .placing, .placed, .waitingForArguments: true
+        case .queued, .queuedAtActor, .running, .suspended: false
+        }
+    }
 }
 
 /// Why a task must stop before it finishes on its own.
@@ -47,14 +57,12 @@ package enum TaskRoute: Sendable, Equatable {
 }
 
 /// One task this node owns or runs, from submission to its end. Small on
-/// purpose: the task's spec is kept here only while the book itself must
-/// hand the task on (being placed, placed on another node, waiting for its
-/// arguments); while it is queued or runs, the queue or worker holds the
-/// spec and gives it back with the next event (`start`, `end`).
+/// purpose, since it moves on most events: the book keeps the task's spec
+/// apart, and only while it must hand the task on (`TaskState.holdsSpec`);
+/// while it is queued or runs, the queue or worker holds the spec and
+/// gives it back with the next event (`start`, `end`).
 package struct TaskRecord: Sendable {
     package let id: TaskID
-    /// The spec, while the book must hold it (see above).
-    package var held: TaskSpec?
     package var state: TaskState
     package var route: TaskRoute
     package var stop: TaskStop?
@@ -66,9 +74,8 @@ package struct TaskRecord: Sendable {
     /// Whether it ever started on a worker here (its cancel error says so).
     package var started = false
 
-    package init(spec: TaskSpec, state: TaskState, route: TaskRoute, parent: TaskID?, holding: Bool) {
+    package init(spec: TaskSpec, state: TaskState, route: TaskRoute, parent: TaskID?) {
         id = spec.id
-        held = holding ? spec : nil
         self.state = state
         self.route = route
         self.parent = parent
