@@ -20,6 +20,10 @@ extension ClusterMember {
         /// This process closed the link as it leaves the cluster: nothing is
         /// retried or restarted elsewhere.
         var leaving = false
+        /// The link was the one in use: its process's placed work was swept
+        /// (to retry or fail once the lock is released). A link already
+        /// superseded by a newer one to the same process sweeps nothing.
+        var sweep: TaskFollowUp?
     }
 
     func closed(_ link: PeerLink) {
@@ -37,6 +41,9 @@ extension ClusterMember {
             let gone = node.map { "node \($0.nodeID.prefix(12)) at \($0.address)" } ?? "the process \(String(link.owner, radix: 16))"
             departure.description = gone
             state.inFlight[link.owner] = nil
+            // In the same step as the link goes: a task placed on that
+            // process from now on goes over a new link, and is not swept.
+            departure.sweep = runtime.tasks.nodeDiedFollowUp(link.owner, description: gone, leaving: departure.leaving)
             // Objects asked of that process will not come; pieces from it are dropped.
             let unanswered = state.requested.filter { $0.high == link.owner }
             state.requested.subtract(unanswered)
@@ -60,8 +67,9 @@ extension ClusterMember {
         }
         // Requests to that process will not be answered: their waiters go on.
         for waiting in requests.withLock({ $0.values.filter { $0.owner == link.owner } }) { waiting.answered.signal() }
-        // Work placed there is retried elsewhere or fails (the task manager decides).
-        runtime.tasks.nodeDied(link.owner, description: departure.description, leaving: departure.leaving)
+        // Work placed there is retried elsewhere or fails (the task manager decided).
+        guard let sweep = departure.sweep else { return }  // a superseded link: its process is still connected
+        sweep.perform()
         // So are the actors this process created there (the actor directory decides).
         runtime.actors.hostDied(link.owner, description: departure.description, leaving: departure.leaving)
         for id in departure.unanswered {

@@ -43,6 +43,15 @@ package struct TaskBook: Sendable {
     /// The spec the book holds for the task, while it holds one.
     package func heldSpec(_ id: TaskID) -> TaskSpec? { specs[id] }
 
+    /// Whether the book's indexes agree with its records: a spec for each
+    /// record in a state that holds one and for no other, and the count of
+    /// records waiting for arguments (checked by the tests after each step).
+    package var isConsistent: Bool {
+        let holding = records.values.filter(\.state.holdsSpec).map(\.id)
+        let waiting = records.values.count(where: { if case .waitingForArguments = $0.state { true } else { false } })
+        return holding.count == specs.count && holding.allSatisfy { specs[$0] != nil } && waiting == waitingForArguments
+    }
+
     /// Read from the record in place (`records[id]?.stop` would copy it).
     package func stopReason(_ id: TaskID) -> TaskStop? {
         guard let index = records.index(forKey: id) else { return nil }
@@ -353,7 +362,8 @@ package struct TaskBook: Sendable {
     private mutating func stopNow(_ record: TaskRecord, recursive: Bool) -> [TaskAction] {
         switch record.state {
         case .waitingForArguments:
-            guard let spec = take(record.id)?.spec else { return [] }
+            guard let taken = take(record.id) else { return [] }
+            guard let spec = taken.spec else { add(taken.record, nil); return [] }
             return finish(record, spec, failing: stopFailure(record, spec))
         case .queued:
             return [.unqueue(record.id)]
@@ -373,8 +383,14 @@ package struct TaskBook: Sendable {
 
     /// Runs `body` on the record of `id` in place: no copy of the record
     /// (or of the spec it may hold) is made, as reading `records[id]` would.
+    /// The change must not move the record in or out of the states that
+    /// hold a spec (`add` and `take` keep `specs` for those).
     private mutating func update<R>(_ id: TaskID, _ body: (inout TaskRecord) -> R) -> R? {
         guard let index = records.index(forKey: id) else { return nil }
+        #if DEBUG
+        let held = records.values[index].state.holdsSpec
+        defer { assert(records.values[index].state.holdsSpec == held, "an in-place change moved a task's spec ownership") }
+        #endif
         return body(&records.values[index])
     }
 

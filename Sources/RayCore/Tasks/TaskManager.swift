@@ -130,7 +130,21 @@ package final class TaskManager: Sendable {
 
     /// The connection to the node with this prefix ended (see `TaskBook.nodeDied`).
     package func nodeDied(_ node: UInt64, description: String, leaving: Bool) {
-        handle { $0.nodeDied(node, description: description, leaving: leaving) }
+        nodeDiedFollowUp(node, description: description, leaving: leaving).perform()
+    }
+
+    /// `nodeDied`, swept now (under the caller's lock: the cluster drops
+    /// the node's link and sweeps what was placed on it in one step, so no
+    /// task recorded on a newer link to the same node is swept with it);
+    /// the retries and failures it calls for are for the caller to
+    /// `perform` once that lock is released.
+    package func nodeDiedFollowUp(_ node: UInt64, description: String, leaving: Bool) -> TaskFollowUp {
+        let observed = events.isListening
+        let actions = book.withLock { book in
+            book.observed = observed
+            return book.nodeDied(node, description: description, leaving: leaving)
+        }
+        return TaskFollowUp(manager: self, actions: actions)
     }
 
     /// `ray.cancel` of the task that returns `ref`.
@@ -230,7 +244,10 @@ package final class TaskManager: Sendable {
 /// Actions of a transition recorded under another component's lock, to
 /// carry out once that lock is released.
 package struct TaskFollowUp {
-    /// Unowned like `TaskManager.runtime`, for the same reason.
+    /// Unowned (no reference counting on each placed task's path): a
+    /// follow-up is performed by the caller that got it, right after
+    /// releasing its lock and before returning (the manager is alive:
+    /// the runtime that owns it is running the call); it is never stored.
     fileprivate unowned(unsafe) let manager: TaskManager
     fileprivate let actions: [TaskAction]
 
