@@ -18,7 +18,7 @@ extension Primitives {
         func integer(_ key: String, default value: Int) -> Int {
             lua_getfield(L, options, key) == LUA_TNUMBER ? Int(clua_tointeger(L, -1)) : value
         }
-        var settings = ActorDirectory.Options(namespace: ray.runtime.namespace)
+        var settings = ActorDirectory.Options(namespace: ray.namespace)
         settings.name = lua_getfield(L, options, "name") == LUA_TSTRING ? string(L, -1) : nil
         if lua_getfield(L, options, "namespace") == LUA_TSTRING, let namespace = string(L, -1) { settings.namespace = namespace }
         settings.maxConcurrency = max(1, integer("max_concurrency", default: settings.maxConcurrency))
@@ -71,6 +71,7 @@ extension Primitives {
             creation.resources = placement.resources
             creation.strategy = placement.strategy
             creation.environment = environment  // its calls run in it too (on the actor's own worker)
+            creation.namespace = ray.namespace  // and in its creator's job namespace
             if let cluster = ray.runtime.cluster {
                 let actor = ActorCreation(options: settings, className: className, methods: methods, creation: creation)
                 do throws(ClusterLinkError) {
@@ -116,9 +117,10 @@ extension Primitives {
         case .success(let (message, contained, topLevel)):
             let callID = TaskID.next()
             let returns = expectReturns(ray, count: numReturns, of: callID, holding: contained)
-            let call = TaskSpec(id: callID, name: method, kind: .actorMethod(id, method: method),
+            var call = TaskSpec(id: callID, name: method, kind: .actorMethod(id, method: method),
                                 arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
                                 returnIDs: returns, cpus: read.numCPUs)
+            call.namespace = ray.namespace
             ray.runtime.tasks.submit(call, parent: ray.worker?.current?.task.id, mayPlace: true)
             ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)
@@ -129,7 +131,7 @@ extension Primitives {
     static let getActor: clua_SwiftFunction = { L in
         guard let L else { return 0 }
         let ray = RayLuaState.from(L)
-        let namespace = string(L, 2) ?? ray.runtime.namespace
+        let namespace = string(L, 2) ?? ray.namespace
         guard let name = string(L, 1), let (id, methods) = ray.runtime.actors.lookup(name: name, namespace: namespace)
                 ?? ray.runtime.cluster?.lookupActor(name: name, namespace: namespace) else { return 0 }
         lua_pushstring(L, id.hex)

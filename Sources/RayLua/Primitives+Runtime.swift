@@ -94,7 +94,7 @@ extension Primitives {
             ("worker_id", ray.worker?.id.hex ?? ray.driverID.hex),
             ("task_id", ray.worker?.current?.task.id.hex),
             ("actor_id", ray.worker?.current?.task.actorID?.hex),
-            ("namespace", ray.runtime.namespace),
+            ("namespace", ray.namespace),
         ]
         for case let (key, value?) in fields {
             lua_pushstring(L, value)

@@ -210,6 +210,7 @@ enum Primitives {
             task.resources = placement.resources
             task.strategy = placement.strategy
             task.environment = environment
+            task.namespace = ray.namespace
             ray.runtime.tasks.submit(task, parent: ray.worker?.current?.task.id, mayPlace: true)
             ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)

@@ -34,6 +34,20 @@ public final class RayLuaState {
     /// This state's worker id when it is the driver's.
     let driverID = WorkerID.next()
 
+    /// The namespace of named actors for what runs here now, as in Ray: the
+    /// job's, on whichever node it runs. A task inherits its submitter's
+    /// (`TaskSpec.namespace`); an actor's calls run in its creator's; the
+    /// driver's is the runtime's own.
+    var namespace: String {
+        if let task = worker?.current?.task {
+            if case .actorMethod(let actor, _) = task.kind, let own = runtime.actors.namespace(of: actor), !own.isEmpty {
+                return own
+            }
+            if !task.namespace.isEmpty { return task.namespace }
+        }
+        return runtime.namespace
+    }
+
     /// The driver's state: a new Lua state with `ray` loaded, as the global
     /// `ray` and as `require("ray")`.
     public convenience init(driverOf runtime: Runtime) throws {

@@ -83,6 +83,7 @@ struct WireSeeds {
         task.retryExceptions = n % 2 == 0
         task.attempt = Int(n % 3)
         task.environment = TaskEnvironment(blob: Self.id(Self.driver, 60), workingDirectory: n == 1 ? Self.id(Self.driver, 61) : nil)
+        task.namespace = n == 1 ? "" : "anon-0123456789"
         return task
     }
 

@@ -59,7 +59,7 @@ struct ClusterScriptTests {
         let result = try cluster.ray(["run", "--address", "auto", scripts.appendingPathComponent("cluster/placement.lua").path])
         #expect(result.status == 0, "\(result.stderr)")
         for line in ["spread\t3", "affinity\t3", "infeasible refused", "object across nodes", "driver objects", "nested driver objects", "large and returnless tasks", "recursive cancel across nodes",
-                     "actors across nodes", "placement ok"] {
+                     "namespace across nodes", "actors across nodes", "placement ok"] {
             #expect(result.stdout.contains(line + "\n"), "missing '\(line)' in: \(result.stdout)")
         }
         #expect(result.stdout.contains("100MB moved in"), "\(result.stdout)")

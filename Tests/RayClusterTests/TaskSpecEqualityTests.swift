@@ -28,6 +28,7 @@ final class TaskSpecEqualityTests: XCTestCase {
             "retryExceptions": with { $0.retryExceptions = false },
             "attempt": with { $0.attempt = 1 },
             "environment": with { $0.environment.workingDirectory = nil },
+            "namespace": with { $0.namespace = "other" },
         ]
         let fields = Mirror(reflecting: F.task()).children.compactMap(\.label)
         XCTAssertEqual(Set(variants.keys), Set(fields), "each stored field of TaskSpec needs a variant here")

@@ -24,6 +24,7 @@ enum WireFixtures {
         task.retryExceptions = true
         task.attempt = 2
         task.environment = environment
+        task.namespace = "ns"
         return task
     }
 

@@ -144,7 +144,7 @@ struct WireTests {
     @Test func headerStartsWithMagicVersionKindAndLength() {
         let bytes = Message.refused(reason: "no").frame.bytes
         #expect(Array(bytes[0..<4]) == Array("SRAY".utf8))
-        #expect(bytes[4] == 4, "protocol version 4")
+        #expect(bytes[4] == 5, "protocol version 5")
         #expect(bytes[5] == Message.Kind.refused.rawValue)
         #expect(Array(bytes[6..<10]) == [0, 0, 0, 3])
     }

@@ -22,7 +22,7 @@ struct Frame: Equatable, Sendable {
     /// 3: tasks' code environments. 4: tasks' scheduling strategies; an
     /// environment's two blobs each marked present or not; an actor's name
     /// after its presence flag; `finished` returns laid out as `object` pieces.
-    static let version: UInt8 = 4
+    static let version: UInt8 = 5
     static let headerSize = 10
     /// Larger frames are refused before their payload is read.
     static let maxPayload = 64 << 20

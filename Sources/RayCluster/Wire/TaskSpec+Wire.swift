@@ -21,6 +21,7 @@ extension TaskSpec: WireCodable {
         w.bool(retryExceptions)
         w.int(attempt)
         w.write(environment)
+        w.string(namespace)
     }
 
     init(from r: inout WireReader) throws(WireError) {
@@ -40,6 +41,7 @@ extension TaskSpec: WireCodable {
         retryExceptions = try r.bool()
         attempt = try r.int()
         environment = try r.read()
+        namespace = try r.string()
     }
 
     /// Positions are 1-based and increase, as the submitter lists its

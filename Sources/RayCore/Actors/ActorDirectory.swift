@@ -115,6 +115,11 @@ package final class ActorDirectory: Sendable {
         actors.withLock { table in table.byID.filter { !$0.value.options.detached && $0.value.death == nil }.map(\.key) }
     }
 
+    /// The job namespace an actor runs in (its creator's), if it lives here.
+    package func namespace(of id: ActorID) -> String? {
+        actors.withLock { $0.byID[id]?.creation.namespace }
+    }
+
     /// Whether this node hosts (or hosted) the actor.
     package func knows(_ id: ActorID) -> Bool {
         actors.withLock { $0.byID[id] != nil }

@@ -34,6 +34,11 @@ package struct TaskSpec: Sendable {
     package var attempt = 0
     /// The code environment the task runs in. Empty: the worker's own.
     package var environment = TaskEnvironment()
+    /// The namespace of named actors where it runs: its job's (a task
+    /// inherits its submitter's, as in Ray), on whichever node. Empty: the
+    /// runtime's own. Short on purpose (see `Runtime.namespace`): a string
+    /// of at most 15 bytes is stored inline, with no reference to count.
+    package var namespace = ""
 
     package init(id: TaskID, name: String, kind: Kind, arguments: [UInt8], argumentRefs: [ObjectID],
                 topLevelRefs: [(position: Int, id: ObjectID)], returnIDs: [ObjectID], cpus: Double) {
@@ -57,7 +62,7 @@ extension TaskSpec: Equatable {
             && a.topLevelRefs.elementsEqual(b.topLevelRefs, by: { $0.position == $1.position && $0.id == $1.id })
             && a.returnIDs == b.returnIDs && a.cpus == b.cpus && a.resources == b.resources && a.strategy == b.strategy
             && a.maxRetries == b.maxRetries && a.retryExceptions == b.retryExceptions && a.attempt == b.attempt
-            && a.environment == b.environment
+            && a.environment == b.environment && a.namespace == b.namespace
     }
 }
 
@@ -81,6 +86,7 @@ extension TaskSpec {
         copy.strategy = strategy
         copy.attempt = attempt
         copy.environment = environment
+        copy.namespace = namespace
         return copy
     }
 

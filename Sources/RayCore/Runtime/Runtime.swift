@@ -72,7 +72,9 @@ public final class Runtime: Sendable {
         self.executors = executors
         events = EventSink(node: nodeID.hex, clock: clock)
         store = ObjectStore(events: events)
-        namespaceState = Locked(("anonymous-" + jobID.hex, false))
+        // "anon-" and 10 hex digits of the job's random process prefix: 15
+        // bytes, so that the name every task carries is an inline string.
+        namespaceState = Locked(("anon-" + String(jobID.hex.prefix(10)), false))
         customResources = Locked(settings.resources)
         let threads = max(1, Int(settings.numCPUs.rounded(.up)))
         scheduler = Scheduler(cpus: settings.numCPUs, idleSpin: settings.idleSpin)

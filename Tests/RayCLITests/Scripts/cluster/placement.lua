@@ -131,9 +131,28 @@ local caller = ray.remote(function(handle, k)
 end)
 for i = 1, 10 do assert(ray.get(c.incr.remote()) == i, "per-caller order") end
 assert(ray.get(caller.options(on(3)).remote(c, 5)) == 15)
+-- A task on another node runs in the driver's namespace (as in Ray): it
+-- finds the driver's named actor by name alone, and so does its own child
+-- and the actor's calls.
+local namespace = ray.get_runtime_context().namespace
+local by_name_there = ray.remote(function(child_node)
+  local child = ray.remote(function() return ray.get_runtime_context().namespace .. "|" .. tostring(ray.get_actor("shared") ~= nil) end)
+  local h = ray.get_actor("shared")
+  assert(h, "the driver's named actor is not found from " .. ray.get_runtime_context().node_id)
+  local count = ray.get(h.incr.remote())
+  local child_said = ray.get(child.options({ scheduling_strategy = { node_id = child_node } }).remote())
+  return ray.get_runtime_context().namespace .. "|" .. count .. "|" .. child_said
+end)
+local said = ray.get(by_name_there.options({ scheduling_strategy = { node_id = ids[3] } }).remote(ids[1]))
+assert(said == namespace .. "|16|" .. namespace .. "|true", "a task on another node and its child said " .. said .. "; the driver's namespace is " .. namespace)
+local Probe = ray.remote({ where = function(self) return ray.get_runtime_context().namespace .. "|" .. tostring(ray.get_actor("shared") ~= nil) end })
+local probe = Probe.options({ scheduling_strategy = { node_id = ids[3] } }).remote()
+local probe_said = ray.get(probe.where.remote())
+assert(probe_said == namespace .. "|true", "an actor on another node said " .. probe_said)
+print("namespace across nodes")
 local by_name = ray.get_actor("shared")
 local n2, home = by_name.incr.options({ num_returns = 2 }).remote()
-assert(ray.get(n2) == 16 and ray.get(home) == ids[2])
+assert(ray.get(n2) == 17 and ray.get(home) == ids[2])
 ray.kill(c)
 local k_ok, k_err = pcall(ray.get, by_name.incr.remote())
 assert(not k_ok and k_err.type == "ActorDiedError", tostring(k_err))
