@@ -117,10 +117,10 @@ extension Primitives {
         case .success(let (message, contained, topLevel)):
             let callID = TaskID.next()
             let returns = expectReturns(ray, count: numReturns, of: callID, holding: contained)
-            var call = TaskSpec(id: callID, name: method, kind: .actorMethod(id, method: method),
+            // No namespace: a call runs in its actor's (its creator's), which the host knows.
+            let call = TaskSpec(id: callID, name: method, kind: .actorMethod(id, method: method),
                                 arguments: message, argumentRefs: contained, topLevelRefs: topLevel,
                                 returnIDs: returns, cpus: read.numCPUs)
-            call.namespace = ray.namespace
             ray.runtime.tasks.submit(call, parent: ray.worker?.current?.task.id, mayPlace: true)
             ray.recordSubmission(returns)
             return pushRefs(L, ray, returns)
