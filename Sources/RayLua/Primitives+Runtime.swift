@@ -48,9 +48,14 @@ extension Primitives {
                 }
                 ray.environment.inherited = ray.environment.inherited.merged(under: env)
             }
-            if lua_getfield(L, 1, "namespace") == LUA_TSTRING, let namespace = string(L, -1),
-               !ray.runtime.setNamespace(namespace) {
-                return fail(L, "ray.init: the job's namespace is already '\(ray.runtime.namespace)' (asked for '\(namespace)')")
+            if lua_getfield(L, 1, "namespace") == LUA_TSTRING, let namespace = string(L, -1) {
+                // Inside a task the job's namespace is the task's (it came
+                // with it, maybe from another node): it can only be agreed
+                // with, never set for the node's runtime.
+                let agrees = ray.worker?.current == nil ? ray.runtime.setNamespace(namespace) : ray.namespace == namespace
+                if !agrees {
+                    return fail(L, "ray.init: the job's namespace is already '\(ray.namespace)' (asked for '\(namespace)')")
+                }
             }
             if lua_getfield(L, 1, "address") == LUA_TSTRING, let address = string(L, -1) {
                 if ray.runtime.cluster == nil {

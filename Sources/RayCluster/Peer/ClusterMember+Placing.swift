@@ -20,6 +20,16 @@ extension ClusterMember {
     }
 
     func infeasibility(cpus: Double, resources: [String: Double], strategy: SchedulingStrategy) -> Infeasibility? {
+        let why = currentInfeasibility(cpus: cpus, resources: resources, strategy: strategy)
+        guard case .affinity = why else { return why }
+        // A node asked for by id that this process has not heard of yet, or
+        // saw dead (it joined or came back since the last refresh, which runs
+        // every few seconds): ask the head now before refusing.
+        try? refreshNow()
+        return currentInfeasibility(cpus: cpus, resources: resources, strategy: strategy)
+    }
+
+    private func currentInfeasibility(cpus: Double, resources: [String: Double], strategy: SchedulingStrategy) -> Infeasibility? {
         state.withLock { state in
             var counter = 0
             if case .infeasible(let why) = Placement.choose(cpus: cpus, resources: resources, strategy: strategy,

@@ -149,6 +149,15 @@ local Probe = ray.remote({ where = function(self) return ray.get_runtime_context
 local probe = Probe.options({ scheduling_strategy = { node_id = ids[3] } }).remote()
 local probe_said = ray.get(probe.where.remote())
 assert(probe_said == namespace .. "|true", "an actor on another node said " .. probe_said)
+-- ray.init in a task agrees with the job's namespace or raises; it never
+-- names the namespace of the node it runs on.
+local init_there = ray.remote(function(ns)
+  local other_ok, other_err = pcall(ray.init, { namespace = "not-this-job" })
+  local same_ok = pcall(ray.init, { namespace = ns })
+  return tostring(same_ok) .. "|" .. tostring(other_ok) .. "|" .. tostring(other_err):match("already '[^']*'")
+end)
+local init_said = ray.get(init_there.options({ scheduling_strategy = { node_id = ids[2] } }).remote(namespace))
+assert(init_said == "true|false|already '" .. namespace .. "'", "ray.init in a task said " .. init_said)
 print("namespace across nodes")
 local by_name = ray.get_actor("shared")
 local n2, home = by_name.incr.options({ num_returns = 2 }).remote()
