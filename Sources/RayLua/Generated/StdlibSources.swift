@@ -297,13 +297,14 @@ _ray.set_actor_helpers(
 
 function ray.get_actor(name, namespace)
   if type(name) ~= "string" then error("ray.get_actor: expected an actor name, got " .. type(name), 2) end
+  if name == "" then error("ray.get_actor: an actor name cannot be empty", 2) end
   if namespace ~= nil and type(namespace) ~= "string" then
     error("ray.get_actor: namespace must be a string, got " .. type(namespace), 2)
   end
   local id, methods = _ray.get_actor(name, namespace)
   if id == nil then
-    local where = namespace and (" in namespace '" .. namespace .. "'") or ""
-    error("ray.get_actor: no actor named '" .. name .. "'" .. where, 2)
+    local where = namespace or ray.get_runtime_context().namespace
+    error("ray.get_actor: no actor named '" .. name .. "' in namespace '" .. where .. "'", 2)
   end
   return new_handle(id, methods, name)
 end

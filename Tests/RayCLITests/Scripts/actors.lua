@@ -27,7 +27,9 @@ assert(ray.get(g.get.remote()) == 3)
 local dup_ok, dup_err = pcall(function() return Counter.options({ name = "global" }).remote() end)
 assert(not dup_ok and dup_err:find("already exists"), dup_err)
 local miss_ok, miss_err = pcall(ray.get_actor, "nobody")
-assert(not miss_ok and miss_err:find("no actor named 'nobody'"), miss_err)
+assert(not miss_ok and miss_err:find("no actor named 'nobody' in namespace '" .. ray.get_runtime_context().namespace .. "'", 1, true), miss_err)
+local empty_ok, empty_err = pcall(ray.get_actor, "")
+assert(not empty_ok and empty_err:find("cannot be empty"), empty_err)
 
 -- Handles travel to tasks and to other actors.
 local bump = ray.remote(function(h) return ray.get(h.incr.remote(100)) end)
