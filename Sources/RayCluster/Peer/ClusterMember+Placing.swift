@@ -74,7 +74,7 @@ extension ClusterMember {
         // The common case in one pass under the lock: the node is chosen,
         // its link is open, and the task is counted and recorded there.
         let holder = largeArgumentOwner(task)
-        let fits = task.arguments.count < Frame.maxMessage - (1 << 20)
+        let fits = Self.fitsInMessage(task)
         let quick = state.withLock { state -> (owner: UInt64?, sent: (PeerLink, TaskFollowUp)?) in
             guard let owner = choose(task, largeArgumentsOn: holder, &state) else { return (nil, nil) }
             guard fits, owner != UniqueID.localPrefix, let link = state.links[owner] else { return (owner, nil) }
@@ -99,7 +99,7 @@ extension ClusterMember {
     /// Sends a task or actor call to the process `owner`, recorded with the
     /// task manager until it finishes; nil when there is no link to it.
     private func send(_ task: TaskSpec, to owner: UInt64, mayWait: Bool = false) -> ClusterPlacement? {
-        guard task.arguments.count < Frame.maxMessage - (1 << 20) else {
+        guard Self.fitsInMessage(task) else {
             return .failed(RayError(.serialization, of: task,
                 "its arguments take \(task.arguments.count) bytes, more than a message between nodes can carry (2 GiB): put them with ray.put and pass the ObjectRef"))
         }
@@ -115,6 +115,12 @@ extension ClusterMember {
         guard let followUp else { return nil }
         transmit(task, on: link, then: followUp)
         return .sent
+    }
+
+    /// Whether the task's arguments fit in one message between nodes (with
+    /// room for the rest of the task).
+    private static func fitsInMessage(_ task: TaskSpec) -> Bool {
+        task.arguments.count < Frame.maxMessage - (1 << 20)
     }
 
     /// Sends a task recorded as placed on `link`'s node, then carries out

@@ -247,7 +247,8 @@ package struct TaskFollowUp {
     /// Unowned (no reference counting on each placed task's path): a
     /// follow-up is performed by the caller that got it, right after
     /// releasing its lock and before returning (the manager is alive:
-    /// the runtime that owns it is running the call); it is never stored.
+    /// the runtime that owns it is running the call); it is never kept
+    /// past that call.
     fileprivate unowned(unsafe) let manager: TaskManager
     fileprivate let actions: [TaskAction]
 
